@@ -1,0 +1,117 @@
+# DIN testbed: one Makefile for set-up, build, run, test and benchmarks.
+#
+#   make run              the testbed (TOPO=enterprise SCENARIO=interactive|demo)
+#   make test             lint + every test
+#   make build            compile every program of p4src/ into build/
+#   make stop | clean     stop what `make run` started | remove outputs
+#
+# The P4 toolchain is chosen by p4lite.toolchain: the real p4c-bm2-ss (or p4c)
+# and simple_switch_grpc when they are on PATH, p4lite otherwise. Override with
+# `make run P4C=... SWITCH=...`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMPS := $(VENV)/.stamps
+
+P4SRC ?= p4src
+BUILD_DIR ?= build
+LOG_DIR ?= logs
+PCAP_DIR ?= pcaps
+TOPO ?= enterprise
+SCENARIO ?= interactive
+PYTEST_ARGS ?=
+
+# Empty means "choose automatically" (see p4lite/toolchain.py).
+P4C ?=
+SWITCH ?=
+export P4C SWITCH
+
+APT_PACKAGES := mininet iputils-ping bridge-utils iproute2 ethtool iperf \
+	tcpreplay tcpdump tshark openssl cpp procps
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: help install lock build run stop clean test lint check-imports pytest bench
+
+help:
+	@echo "make run      start the DIN testbed in Mininet (TOPO=$(TOPO) SCENARIO=$(SCENARIO))"
+	@echo "make test     lint and run every test"
+	@echo "make build    compile $(P4SRC)/*.p4 into $(BUILD_DIR)/"
+	@echo "make lint     ruff, mypy --strict, import directions"
+	@echo "make bench    run the benchmarks (figures printed and written to $(BUILD_DIR)/bench/)"
+	@echo "make stop     stop what 'make run' started"
+	@echo "make clean    remove build outputs, logs and pcaps"
+	@echo "make install  Debian packages + $(VENV) (run by the targets above when needed)"
+
+# ---------------------------------------------------------------- set-up ---
+
+install: $(STAMPS)/apt $(STAMPS)/venv
+
+$(STAMPS)/apt:
+	@mkdir -p $(STAMPS)
+	@if dpkg-query -W -f='$${Status}\n' $(APT_PACKAGES) 2>/dev/null \
+	      | grep -qv 'install ok installed' \
+	   || [ "$$(dpkg-query -W -f='$${Status}\n' $(APT_PACKAGES) 2>/dev/null | wc -l)" \
+	        -ne "$(words $(APT_PACKAGES))" ]; then \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $(APT_PACKAGES); \
+	else echo "Debian packages already installed"; fi
+	@touch $@
+
+$(STAMPS)/venv: pyproject.toml requirements.lock tools/regen_p4runtime.py | $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	$(PY) tools/regen_p4runtime.py
+	$(PY) tools/link_mininet.py
+	@touch $@
+
+# Re-pin after changing dependencies: `make lock`, then commit requirements.lock.
+lock: $(STAMPS)/venv
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+# ----------------------------------------------------------------- build ---
+
+build: install
+	$(PY) -m p4lite.toolchain build --out $(BUILD_DIR) $(P4SRC)
+
+# ------------------------------------------------------------------- run ---
+
+run: build
+	$(PY) -m topologies.launch --topo $(TOPO) --scenario $(SCENARIO) \
+	    --build $(BUILD_DIR) --logs $(LOG_DIR) --pcaps $(PCAP_DIR)
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m topologies.launch --stop --logs $(LOG_DIR); \
+	else echo "nothing to stop"; fi
+
+clean:
+	rm -rf $(BUILD_DIR) $(LOG_DIR) $(PCAP_DIR) .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# ------------------------------------------------------------------ test ---
+
+IMPORT_ROOT ?= .
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory check-imports
+
+check-imports:
+	$(PY) tools/check_imports.py --root $(IMPORT_ROOT)
+
+pytest: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+bench: install
+	$(PY) -m bench --out $(BUILD_DIR)/bench

@@ -1,0 +1,139 @@
+"""Every command shown in README.md is run: here, by another named test, or by .ci/run."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+
+# Commands that other tests (or CI itself) run, and where.
+RUN_ELSEWHERE = {
+    "make test": ".ci/run",
+}
+
+
+def readme_commands() -> list[str]:
+    """The command lines of README.md's ```sh blocks, without comments."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            command = line.split("  #", 1)[0].strip()
+            if command:
+                commands.append(command)
+    return commands
+
+
+RUN_HERE = {
+    "make run",
+    ".venv/bin/python -m p4lite.toolchain which",
+    'make build P4C="p4c-bm2-ss"',
+    "make run SWITCH=simple_switch_grpc",
+    ".venv/bin/dinctl --help",
+    ".venv/bin/p4lite-p4c --help",
+    ".venv/bin/p4lite-switch --help",
+}
+
+
+def test_every_readme_command_is_accounted_for() -> None:
+    unaccounted = [c for c in readme_commands() if c not in RUN_HERE and c not in RUN_ELSEWHERE]
+    assert unaccounted == [], f"README commands no test runs: {unaccounted}"
+    for command, where in RUN_ELSEWHERE.items():
+        assert (REPO / where.split("::")[0]).is_file(), f"{command!r}: {where} is missing"
+    assert "make test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _fake_tools(folder: Path, *, switch: bool = True) -> dict[str, str]:
+    """A PATH with stand-ins for p4c-bm2-ss (and simple_switch_grpc), to check plumbing."""
+    folder.mkdir()
+    bm2 = folder / "p4c-bm2-ss"
+    bm2.write_text(
+        "#!/bin/sh\n"
+        'while [ $# -gt 0 ]; do case "$1" in -o) o="$2"; shift 2;; '
+        '--p4runtime-files) i="$2"; shift 2;; *) shift;; esac; done\n'
+        'echo "{}" > "$o"; echo "" > "$i"\n'
+    )
+    ssg = folder / "simple_switch_grpc"
+    if switch:
+        ssg.write_text("#!/bin/sh\nexit 0\n")
+    for tool in (bm2, ssg) if switch else (bm2,):
+        tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}", "P4C": "", "SWITCH": ""}
+
+
+def _make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+
+
+def test_toolchain_which() -> None:
+    result = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "p4lite.toolchain", "which"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    assert result.stdout.startswith("compiler: ")
+    assert "\nswitch:   " in result.stdout
+
+
+def test_make_build_with_a_named_compiler(tmp_path: Path) -> None:
+    env = _fake_tools(tmp_path / "bin")
+    src = tmp_path / "p4src"
+    src.mkdir()
+    (src / "prog.p4").write_text("// program\n")
+    out = tmp_path / "build"
+    result = _make("build", "P4C=p4c-bm2-ss", f"P4SRC={src}", f"BUILD_DIR={out}", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "prog.json").is_file() and (out / "prog.p4info.txtpb").is_file()
+
+
+@pytest.mark.parametrize("switch", ["", "simple_switch_grpc"])
+def test_make_run_reports_each_piece_and_never_a_traceback(tmp_path: Path, switch: str) -> None:
+    env = _fake_tools(tmp_path / "bin", switch=bool(switch))
+    src = tmp_path / "p4src"
+    src.mkdir()
+    (src / "din.p4").write_text("// program\n")
+    out = tmp_path / "build"
+    args = ["run", f"P4SRC={src}", f"BUILD_DIR={out}", f"LOG_DIR={tmp_path / 'logs'}"]
+    if switch:
+        args.append(f"SWITCH={switch}")
+    result = _make(*args, env=env)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert re.search(r"compiler\s+ready\s+p4c-bm2-ss", output), output
+    expected_switch = "simple_switch_grpc" if switch else "p4lite-switch"
+    assert re.search(rf"switch\s+ready\s+.*{expected_switch}", output), output
+    assert re.search(r"data plane\s+ready", output), output
+    if result.returncode != 0:
+        # Until every piece exists, the launcher names what is missing and starts nothing.
+        assert "cannot start the testbed: missing" in output
+        assert "Nothing was started." in output
+
+
+@pytest.mark.parametrize("tool", ["dinctl", "p4lite-p4c", "p4lite-switch"])
+def test_tool_help(tool: str) -> None:
+    result = subprocess.run(
+        [str(REPO / ".venv/bin" / tool), "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: "), result.stdout
+
+
+def test_python_is_the_venv() -> None:
+    # The README's commands use .venv/bin; the tests run inside that same venv.
+    assert Path(sys.prefix).resolve() == (REPO / ".venv").resolve()
