@@ -32,6 +32,7 @@ export P4C SWITCH
 
 APT_PACKAGES := mininet iputils-ping bridge-utils iproute2 ethtool iperf \
 	tcpreplay tcpdump tshark openssl cpp procps
+P4RUNTIME_SHELL_VERSION := 0.0.6
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help install lock build run stop clean test lint check-imports pytest bench
@@ -68,6 +69,9 @@ $(STAMPS)/venv: pyproject.toml requirements.lock tools/regen_p4runtime.py | $(ST
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@# p4runtime-shell 0.0.6 pins protobuf<3.21 and p4runtime==1.4.1, whose pure-Python
+	@# protobuf is the controller's bottleneck. It runs on the stubs regenerated below.
+	$(PY) -m pip install -q --no-deps p4runtime-shell==$(P4RUNTIME_SHELL_VERSION)
 	$(PY) tools/regen_p4runtime.py
 	$(PY) tools/link_mininet.py
 	@touch $@
