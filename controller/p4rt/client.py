@@ -147,6 +147,9 @@ class ArbitrationStatus:
     election_id: int
 
 
+_MAX_METADATA_BYTES = 16 << 20
+
+
 class SwitchConnection:
     """P4Runtime client for one switch (device) at one gRPC address."""
 
@@ -180,7 +183,9 @@ class SwitchConnection:
         self.batch_size = batch_size
         self.index = index
         self.auto_ack_digests = auto_ack_digests
-        options = list(grpc_options)
+        # A batch's error trailer holds one p4.v1.Error per update: for 1,000 updates
+        # it is ~50 KB, past gRPC's default 16 KiB limit on received metadata.
+        options = [("grpc.max_metadata_size", _MAX_METADATA_BYTES), *grpc_options]
         if tls is not None and tls.server_name:
             options.append(("grpc.ssl_target_name_override", tls.server_name))
         if tls is None:

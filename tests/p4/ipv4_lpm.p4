@@ -68,7 +68,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
     table ipv4_lpm {
         key = { hdr.ipv4.dst_addr: lpm; }
         actions = { ipv4_forward; drop; NoAction; }
-        size = 1024;
+        size = 16384;
         default_action = drop();
     }
     apply {
