@@ -1,0 +1,547 @@
+"""Match tables, actions and action profiles of the switch core.
+
+Exact tables are dicts keyed by the key tuple; lpm tables keep one dict per prefix
+length, searched longest first; ternary/range tables keep a list sorted by
+priority. May import only the standard library and ``api``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from p4lite.switch.core.api import (
+    ActionCall,
+    AlreadyExistsError,
+    ConstTableError,
+    CounterValue,
+    EntryAction,
+    ExactMatch,
+    GroupRef,
+    InvalidArgumentError,
+    KeyMatch,
+    LpmMatch,
+    MatchKind,
+    MemberRef,
+    MeterRates,
+    NotFoundError,
+    OptionalMatch,
+    RangeMatch,
+    TableEntry,
+    TableFullError,
+    TernaryMatch,
+)
+
+logger = logging.getLogger(__name__)
+
+Run = Callable[[Any, tuple[int, ...]], None]
+
+
+@dataclass(slots=True)
+class Action:
+    """A compiled action: its parameters (name, width) and its closure."""
+
+    name: str
+    id: int
+    params: tuple[tuple[str, int], ...]
+    run: Run
+
+    def check(self, values: Sequence[int]) -> tuple[int, ...]:
+        """Validate action data against the parameter widths."""
+        if len(values) != len(self.params):
+            raise InvalidArgumentError(
+                f"action {self.name!r} takes {len(self.params)} parameters, got {len(values)}"
+            )
+        out = []
+        for (pname, width), val in zip(self.params, values, strict=True):
+            if not isinstance(val, int) or val < 0 or val >> width:
+                raise InvalidArgumentError(
+                    f"action {self.name!r} parameter {pname!r}: value {val!r} "
+                    f"does not fit in {width} bits"
+                )
+            out.append(val)
+        return tuple(out)
+
+
+@dataclass(slots=True)
+class KeySpec:
+    """One key field of a table."""
+
+    name: str
+    kind: MatchKind
+    width: int
+    getter: Callable[[Any, tuple[int, ...]], int]
+    mask: int | None
+
+
+@dataclass(slots=True)
+class ActionProfile:
+    """Members and groups of an action profile or selector."""
+
+    name: str
+    max_size: int
+    selector: Callable[[Any], int] | None
+    members: dict[int, tuple[Action, tuple[int, ...]]] = field(default_factory=dict)
+    groups: dict[int, list[int]] = field(default_factory=dict)
+    group_max: dict[int, int] = field(default_factory=dict)
+    # Creation order of members: BMv2 keeps a group's members sorted by handle.
+    member_seq: dict[int, int] = field(default_factory=dict)
+    next_seq: int = 0
+    tables: list[str] = field(default_factory=list)
+
+
+class Entry:
+    """A table entry with its resolved match and its direct resources."""
+
+    __slots__ = (
+        "action",
+        "const",
+        "counter",
+        "handle",
+        "matches",
+        "meter",
+        "norm",
+        "priority",
+        "rates",
+        "spec",
+    )
+
+    def __init__(
+        self,
+        *,
+        handle: int,
+        matches: tuple[KeyMatch | None, ...],
+        norm: tuple[Any, ...],
+        spec: list[tuple[bool, int, int]],
+        action: EntryAction,
+        priority: int,
+        const: bool,
+    ) -> None:
+        self.handle = handle
+        self.matches = matches
+        self.norm = norm
+        self.spec = spec
+        self.action = action
+        self.priority = priority
+        self.const = const
+        self.counter = [0, 0]
+        self.meter: Any = None
+        self.rates: MeterRates | None = None
+
+
+def _bits(kind: MatchKind, width: int, m: KeyMatch | None, key: str) -> tuple[bool, int, int]:
+    """Normalise one key match to (is_range, a, b): mask/value or low/high."""
+    full = (1 << width) - 1
+
+    def fit(v: int) -> int:
+        if not isinstance(v, int) or v < 0 or v > full:
+            raise InvalidArgumentError(f"key {key!r}: value {v!r} does not fit in {width} bits")
+        return v
+
+    match m:
+        case None:
+            if kind in (MatchKind.EXACT, MatchKind.VALID):
+                raise InvalidArgumentError(f"key {key!r}: an exact key needs a value")
+            if kind is MatchKind.RANGE:
+                return (True, 0, full)
+            return (False, 0, 0)
+        case ExactMatch(value=v) | OptionalMatch(value=v):
+            if kind is MatchKind.RANGE:
+                return (True, fit(v), fit(v))
+            return (False, full, fit(v))
+        case LpmMatch(value=v, prefix_len=plen):
+            if kind not in (MatchKind.LPM, MatchKind.TERNARY):
+                raise InvalidArgumentError(f"key {key!r}: lpm value given for a {kind.value} key")
+            if not 0 <= plen <= width:
+                raise InvalidArgumentError(
+                    f"key {key!r}: prefix length {plen!r} out of range 0..{width}"
+                )
+            mask = full ^ ((1 << (width - plen)) - 1)
+            return (False, mask, fit(v) & mask)
+        case TernaryMatch(value=v, mask=mask):
+            if kind not in (MatchKind.TERNARY, MatchKind.OPTIONAL):
+                raise InvalidArgumentError(
+                    f"key {key!r}: ternary value given for a {kind.value} key"
+                )
+            return (False, fit(mask), fit(v) & mask)
+        case RangeMatch(low=lo, high=hi):
+            if kind is not MatchKind.RANGE:
+                raise InvalidArgumentError(f"key {key!r}: range given for a {kind.value} key")
+            if fit(lo) > fit(hi):
+                raise InvalidArgumentError(f"key {key!r}: empty range {lo!r}..{hi!r}")
+            return (True, lo, hi)
+    raise InvalidArgumentError(f"key {key!r}: unsupported match value {m!r}")
+
+
+def _entry_order(e: Entry) -> tuple[int, int]:
+    """Sort key: higher priority first, then older entries first."""
+    return (-e.priority, e.handle)
+
+
+def _key_getter(k: KeySpec) -> Callable[[Any, tuple[int, ...]], int]:
+    g = k.getter
+    m = k.mask
+    if m is None:
+        return g
+    return lambda p, a: int(g(p, a)) & m
+
+
+class Table:
+    """A match-action table."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        keys: list[KeySpec],
+        match_type: str,
+        actions: dict[str, Action],
+        max_size: int,
+        profile: ActionProfile | None,
+        direct_counter: str | None,
+        direct_meter: Any,
+        clock: Callable[[], int],
+    ) -> None:
+        self.name = name
+        self.keys = keys
+        self.match_type = match_type
+        self.actions = actions
+        self.max_size = max_size
+        self.profile = profile
+        self.direct_counter = direct_counter
+        self.direct_meter = direct_meter
+        self.clock = clock
+        self.needs_priority = match_type in ("ternary", "range")
+        self.const_entries = False
+        self.const_default = False
+        self.default: tuple[Action, tuple[int, ...]] | None = None
+        self.program_default: tuple[Action, tuple[int, ...]] | None = None
+        self.entries: dict[int, Entry] = {}
+        self.by_key: dict[tuple[Any, ...], Entry] = {}
+        self._next_handle = 0
+        self._exact: dict[tuple[int, ...], Entry] = {}
+        self._lpm: dict[int, dict[tuple[int, ...], Entry]] = {}
+        self._lpm_lens: list[int] = []
+        self._lpm_pos = next((i for i, k in enumerate(keys) if k.kind is MatchKind.LPM), -1)
+        self._sorted: list[Entry] = []
+        # Ternary tables without range keys: tuple-space search, one dict per mask
+        # vector, visited in order of the best priority they hold.
+        self._use_tss = match_type == "ternary" and all(k.kind is not MatchKind.RANGE for k in keys)
+        self._tss: dict[tuple[int, ...], dict[tuple[int, ...], list[Entry]]] = {}
+        self._tss_order: list[tuple[int, tuple[int, ...], dict[tuple[int, ...], list[Entry]]]] = []
+        self.key_fn = self._make_key_fn()
+        self.lookup: Callable[[Any], Entry | None] = self._pick_lookup()
+        self.pkt_bytes: Callable[[Any], int] = lambda p: int(p.ingress_len)
+
+    # ------------------------------------------------------------- data path
+    def _make_key_fn(self) -> Callable[[Any], tuple[int, ...]]:
+        getters = [_key_getter(k) for k in self.keys]
+        empty: tuple[int, ...] = ()
+        if len(getters) == 1:
+            g0 = getters[0]
+            return lambda p: (g0(p, empty),)
+        if len(getters) == 2:
+            g1, g2 = getters
+            return lambda p: (g1(p, empty), g2(p, empty))
+        return lambda p: tuple([g(p, empty) for g in getters])
+
+    def _pick_lookup(self) -> Callable[[Any], Entry | None]:
+        if not self.keys:
+            return lambda p: None
+        if self.match_type == "exact":
+            exact = self._exact
+            key_fn = self.key_fn
+            return lambda p: exact.get(key_fn(p))
+        if self.match_type == "lpm":
+            return self._lookup_lpm
+        if self._use_tss:
+            return self._lookup_tss
+        return self._lookup_sorted
+
+    def _lookup_lpm(self, p: Any) -> Entry | None:
+        key = self.key_fn(p)
+        pos = self._lpm_pos
+        width = self.keys[pos].width
+        for plen in self._lpm_lens:
+            mask = ((1 << plen) - 1) << (width - plen)
+            k = (*key[:pos], key[pos] & mask, *key[pos + 1 :])
+            hit = self._lpm[plen].get(k)
+            if hit is not None:
+                return hit
+        return None
+
+    def _lookup_tss(self, p: Any) -> Entry | None:
+        key = self.key_fn(p)
+        best: Entry | None = None
+        for top, masks, bucket in self._tss_order:
+            if best is not None and top < best.priority:
+                break
+            lst = bucket.get(tuple([k & m for k, m in zip(key, masks, strict=True)]))
+            if lst:
+                e = lst[0]
+                if (
+                    best is None
+                    or e.priority > best.priority
+                    or (e.priority == best.priority and e.handle < best.handle)
+                ):
+                    best = e
+        return best
+
+    def _tss_refresh(self) -> None:
+        order = [
+            (max(lst[0].priority for lst in bucket.values()), masks, bucket)
+            for masks, bucket in self._tss.items()
+        ]
+        order.sort(key=lambda t: -t[0])
+        self._tss_order = order
+
+    def _lookup_sorted(self, p: Any) -> Entry | None:
+        return self._lookup_sorted_key(self.key_fn(p))
+
+    def _lookup_sorted_key(self, key: tuple[int, ...]) -> Entry | None:
+        for e in self._sorted:
+            for k, (is_range, a, b) in zip(key, e.spec, strict=True):
+                if is_range:
+                    if not a <= k <= b:
+                        break
+                elif k & a != b:
+                    break
+            else:
+                return e
+        return None
+
+    def apply(self, p: Any) -> tuple[bool, str | None]:
+        """Look up and run the action; return (hit, action name run)."""
+        e = self.lookup(p)
+        if e is None:
+            d = self.default
+            if d is None:
+                return False, None
+            d[0].run(p, d[1])
+            return False, d[0].name
+        e.counter[0] += 1
+        e.counter[1] += self.pkt_bytes(p)
+        if self.direct_meter is not None:
+            self._direct_meter(p, e)
+        act = e.action
+        if isinstance(act, ActionCall):
+            action = self.actions[act.name]
+            action.run(p, act.params)
+            return True, action.name
+        resolved = self._resolve(p, act)
+        if resolved is None:
+            return False, None
+        resolved[0].run(p, resolved[1])
+        return True, resolved[0].name
+
+    def _direct_meter(self, p: Any, e: Entry) -> None:
+        dm = self.direct_meter
+        color = 0
+        if e.meter is not None:
+            units = 1 if dm.packets else self.pkt_bytes(p)
+            color = e.meter.execute(units, self.clock())
+        if dm.result is not None:
+            h, f = dm.result
+            p.h[h][f] = color
+
+    def _resolve(self, p: Any, act: EntryAction) -> tuple[Action, tuple[int, ...]] | None:
+        prof = self.profile
+        if prof is None:
+            return None
+        if isinstance(act, MemberRef):
+            return prof.members.get(act.member_id)
+        if isinstance(act, GroupRef):
+            mems = prof.groups.get(act.group_id)
+            if not mems:
+                return None
+            idx = prof.selector(p) % len(mems) if prof.selector is not None and len(mems) > 1 else 0
+            return prof.members.get(mems[idx])
+        return None
+
+    # ---------------------------------------------------------- control plane
+    def set_program_default(
+        self, action: Action, data: tuple[int, ...], const: bool, entry_const: bool
+    ) -> None:
+        """Install the program's default action."""
+        self.program_default = (action, data)
+        self.default = (action, data)
+        self.const_default = const or entry_const
+
+    def _normalise(
+        self, matches: Sequence[KeyMatch | None], priority: int
+    ) -> tuple[tuple[Any, ...], list[tuple[bool, int, int]], int]:
+        if len(matches) != len(self.keys):
+            raise InvalidArgumentError(
+                f"table {self.name!r} has {len(self.keys)} keys, got {len(matches)} match values"
+            )
+        spec = [_bits(k.kind, k.width, m, k.name) for k, m in zip(self.keys, matches, strict=True)]
+        if self.needs_priority:
+            if not isinstance(priority, int) or priority <= 0:
+                raise InvalidArgumentError(
+                    f"table {self.name!r} needs a priority > 0, got {priority!r}"
+                )
+        else:
+            priority = 0
+        return (tuple(spec), priority), spec, priority
+
+    def _check_action(self, action: EntryAction) -> EntryAction:
+        if isinstance(action, ActionCall):
+            if self.profile is not None:
+                raise InvalidArgumentError(
+                    f"table {self.name!r} uses action profile {self.profile.name!r}: "
+                    "give a member or a group"
+                )
+            if action.name not in self.actions:
+                raise InvalidArgumentError(
+                    f"table {self.name!r} has no action {action.name!r}; "
+                    f"expected one of {sorted(self.actions)}"
+                )
+            params = self.actions[action.name].check(action.params)
+            return ActionCall(action.name, params)
+        if self.profile is None:
+            raise InvalidArgumentError(f"table {self.name!r} has no action profile")
+        if isinstance(action, MemberRef) and action.member_id not in self.profile.members:
+            raise NotFoundError(f"{self.profile.name!r}: no member {action.member_id!r}")
+        if isinstance(action, GroupRef):
+            if self.profile.selector is None:
+                raise InvalidArgumentError(f"{self.profile.name!r} is not a selector")
+            if action.group_id not in self.profile.groups:
+                raise NotFoundError(f"{self.profile.name!r}: no group {action.group_id!r}")
+        return action
+
+    def add(
+        self,
+        matches: Sequence[KeyMatch | None],
+        action: EntryAction,
+        priority: int = 0,
+        const: bool = False,
+    ) -> int:
+        """Add an entry; return its handle."""
+        if self.const_entries and not const:
+            raise ConstTableError(f"table {self.name!r} has const entries")
+        ident, spec, priority = self._normalise(matches, priority)
+        action = self._check_action(action)
+        if ident in self.by_key:
+            raise AlreadyExistsError(f"table {self.name!r}: an entry with this key already exists")
+        if len(self.entries) >= self.max_size:
+            raise TableFullError(f"table {self.name!r} is full ({self.max_size} entries)")
+        handle = self._next_handle
+        self._next_handle += 1
+        e = Entry(
+            handle=handle,
+            matches=tuple(matches),
+            norm=ident,
+            spec=spec,
+            action=action,
+            priority=priority,
+            const=const,
+        )
+        self.entries[handle] = e
+        self.by_key[ident] = e
+        self._index(e)
+        return handle
+
+    def _index(self, e: Entry) -> None:
+        if self.match_type == "exact":
+            self._exact[tuple(b for _, _, b in e.spec)] = e
+        elif self.match_type == "lpm":
+            pos = self._lpm_pos
+            mask = e.spec[pos][1]
+            plen = bin(mask).count("1")
+            k = tuple(b for _, _, b in e.spec)
+            self._lpm.setdefault(plen, {})[k] = e
+            self._lpm_lens = sorted(self._lpm, reverse=True)
+        else:
+            # Copy-on-write keeps a concurrent reader's list intact.
+            new = list(self._sorted)
+            bisect.insort(new, e, key=_entry_order)
+            self._sorted = new
+            if self._use_tss:
+                masks = tuple(a for _, a, _ in e.spec)
+                values = tuple(b for _, _, b in e.spec)
+                lst = self._tss.setdefault(masks, {}).setdefault(values, [])
+                bisect.insort(lst, e, key=_entry_order)
+                self._tss_refresh()
+
+    def _unindex(self, e: Entry) -> None:
+        if self.match_type == "exact":
+            self._exact.pop(tuple(b for _, _, b in e.spec), None)
+        elif self.match_type == "lpm":
+            plen = bin(e.spec[self._lpm_pos][1]).count("1")
+            bucket = self._lpm.get(plen, {})
+            bucket.pop(tuple(b for _, _, b in e.spec), None)
+            if not bucket:
+                self._lpm.pop(plen, None)
+                self._lpm_lens = sorted(self._lpm, reverse=True)
+        else:
+            self._sorted = [x for x in self._sorted if x is not e]
+            if self._use_tss:
+                masks = tuple(a for _, a, _ in e.spec)
+                values = tuple(b for _, _, b in e.spec)
+                tbucket = self._tss.get(masks, {})
+                lst = [x for x in tbucket.get(values, []) if x is not e]
+                if lst:
+                    tbucket[values] = lst
+                else:
+                    tbucket.pop(values, None)
+                if not tbucket:
+                    self._tss.pop(masks, None)
+                self._tss_refresh()
+
+    def get(self, handle: int) -> Entry:
+        """Entry by handle."""
+        e = self.entries.get(handle)
+        if e is None:
+            raise NotFoundError(f"table {self.name!r}: no entry with handle {handle!r}")
+        return e
+
+    def modify(self, handle: int, action: EntryAction) -> None:
+        """Replace an entry's action."""
+        e = self.get(handle)
+        if e.const:
+            raise ConstTableError(f"table {self.name!r}: entry {handle!r} is const")
+        e.action = self._check_action(action)
+
+    def delete(self, handle: int) -> None:
+        """Delete an entry."""
+        e = self.get(handle)
+        if e.const:
+            raise ConstTableError(f"table {self.name!r}: entry {handle!r} is const")
+        del self.entries[handle]
+        del self.by_key[e.norm]
+        self._unindex(e)
+
+    def find(self, matches: Sequence[KeyMatch | None], priority: int) -> int | None:
+        """Handle of the entry with this key and priority."""
+        ident, _, _ = self._normalise(matches, priority)
+        e = self.by_key.get(ident)
+        return None if e is None else e.handle
+
+    def snapshot(self, e: Entry) -> TableEntry:
+        """Frozen view of an entry."""
+        return TableEntry(
+            e.handle,
+            e.matches,
+            e.action,
+            e.priority,
+            CounterValue(e.counter[0], e.counter[1]) if self.direct_counter else None,
+            e.rates,
+            e.const,
+        )
+
+    def set_default(self, action: ActionCall) -> None:
+        """Replace the default action."""
+        if self.profile is not None:
+            raise InvalidArgumentError(f"table {self.name!r} uses an action profile")
+        if self.const_default:
+            raise ConstTableError(f"table {self.name!r} has a const default action")
+        checked = self._check_action(action)
+        assert isinstance(checked, ActionCall)
+        self.default = (self.actions[checked.name], checked.params)
+
+    def reset_default(self) -> None:
+        """Restore the program's default action."""
+        self.default = self.program_default
