@@ -1,0 +1,188 @@
+"""More P4Runtime entities over real gRPC: digests, action profile members and
+groups, meters, direct counters."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import code_pb2
+from p4.v1 import p4runtime_pb2
+
+INSERT = p4runtime_pb2.Update.INSERT
+MODIFY = p4runtime_pb2.Update.MODIFY
+DELETE = p4runtime_pb2.Update.DELETE
+
+
+def _single_code(kit, excinfo) -> int:
+    assert excinfo.value.code() == grpc.StatusCode.UNKNOWN
+    (err,) = kit.write_errors(excinfo.value)
+    return err.canonical_code
+
+
+def test_digest_list_after_digest_entry(harness, kit) -> None:
+    stream = harness.primary()
+    names = harness.set_pipeline("digest")
+    digest = names.info.digests[0]
+    entry = p4runtime_pb2.DigestEntry(digest_id=digest.preamble.id)
+    entry.config.max_list_size = 1
+    harness.write((INSERT, kit.entity(digest_entry=entry)))
+    (got,) = harness.read(kit.entity(digest_entry=p4runtime_pb2.DigestEntry()))
+    assert got.digest_entry == entry
+    harness.ports[0].inject(bytes.fromhex("ffffffffffff 020000000001 88b5 00"))
+    assert harness.ports[1].take() is not None
+    message = stream.next()
+    assert message.WhichOneof("update") == "digest"
+    assert message.digest.digest_id == digest.preamble.id
+    (data,) = message.digest.data
+    members = [m.bitstring for m in data.struct.members]
+    assert members == [bytes.fromhex("020000000001"), b"\x00"]
+    ack = p4runtime_pb2.StreamMessageRequest()
+    ack.digest_ack.digest_id = digest.preamble.id
+    ack.digest_ack.list_id = message.digest.list_id
+    stream.send(ack)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(digest_entry=entry)))
+    assert _single_code(kit, excinfo) == code_pb2.ALREADY_EXISTS
+
+
+def test_no_digest_list_without_config(harness, kit) -> None:
+    stream = harness.primary()
+    harness.set_pipeline("digest")
+    harness.ports[0].inject(bytes.fromhex("ffffffffffff 020000000001 88b5 00"))
+    assert harness.ports[1].take() is not None
+    assert stream.responses.empty()
+
+
+@pytest.fixture
+def profiles(harness):
+    harness.primary()
+    return harness.set_pipeline("table_action_profile_miss")
+
+
+def _profile_id(names, name: str) -> int:
+    return next(p.preamble.id for p in names.info.action_profiles if p.preamble.name == name)
+
+
+def test_action_profile_members_and_entries(harness, kit, profiles) -> None:
+    prof = _profile_id(profiles, "MyIngress.prof")
+    member = p4runtime_pb2.ActionProfileMember(action_profile_id=prof, member_id=7)
+    member.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=0x42))
+    harness.write((INSERT, kit.entity(action_profile_member=member)))
+    (got,) = harness.read(
+        kit.entity(action_profile_member=p4runtime_pb2.ActionProfileMember(action_profile_id=prof))
+    )
+    assert got.action_profile_member == member
+    table = profiles.table("MyIngress.t_prof")
+    entry = p4runtime_pb2.TableEntry(table_id=table.preamble.id)
+    entry.match.add(field_id=table.match_fields[0].id).exact.value = b"\x01"
+    entry.action.action_profile_member_id = 7
+    harness.write((INSERT, kit.entity(table_entry=entry)))
+    (got,) = harness.read(
+        kit.entity(table_entry=p4runtime_pb2.TableEntry(table_id=table.preamble.id))
+    )
+    assert got.table_entry.action.action_profile_member_id == 7
+    # A direct action on an action-profile table is refused.
+    direct = p4runtime_pb2.TableEntry()
+    direct.CopyFrom(entry)
+    direct.match[0].exact.value = b"\x02"
+    direct.action.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=1))
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(table_entry=direct)))
+    assert _single_code(kit, excinfo) == code_pb2.INVALID_ARGUMENT
+    # Modify the member, then delete entry and member.
+    member.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=0x43))
+    harness.write((MODIFY, kit.entity(action_profile_member=member)))
+    harness.write((DELETE, kit.entity(table_entry=entry)))
+    harness.write((DELETE, kit.entity(action_profile_member=member)))
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((DELETE, kit.entity(action_profile_member=member)))
+    assert _single_code(kit, excinfo) == code_pb2.NOT_FOUND
+
+
+def test_action_selector_groups(harness, kit, profiles) -> None:
+    sel = _profile_id(profiles, "MyIngress.sel")
+    for member_id, value in ((1, 0x10), (2, 0x20)):
+        member = p4runtime_pb2.ActionProfileMember(action_profile_id=sel, member_id=member_id)
+        member.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=value))
+        harness.write((INSERT, kit.entity(action_profile_member=member)))
+    group = p4runtime_pb2.ActionProfileGroup(action_profile_id=sel, group_id=5, max_size=4)
+    group.members.add(member_id=1, weight=1)
+    group.members.add(member_id=2, weight=2)
+    harness.write((INSERT, kit.entity(action_profile_group=group)))
+    (got,) = harness.read(
+        kit.entity(action_profile_group=p4runtime_pb2.ActionProfileGroup(action_profile_id=sel))
+    )
+    assert got.action_profile_group == group
+    missing = p4runtime_pb2.ActionProfileGroup(action_profile_id=sel, group_id=6)
+    missing.members.add(member_id=99, weight=1)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(action_profile_group=missing)))
+    assert _single_code(kit, excinfo) == code_pb2.NOT_FOUND
+    table = profiles.table("MyIngress.t_sel")
+    entry = p4runtime_pb2.TableEntry(table_id=table.preamble.id)
+    entry.match.add(field_id=table.match_fields[0].id).exact.value = b"\x01"
+    entry.action.action_profile_group_id = 5
+    harness.write((INSERT, kit.entity(table_entry=entry)))
+    harness.write((DELETE, kit.entity(table_entry=entry)))
+    harness.write((DELETE, kit.entity(action_profile_group=group)))
+    assert (
+        harness.read(
+            kit.entity(action_profile_group=p4runtime_pb2.ActionProfileGroup(action_profile_id=sel))
+        )
+        == []
+    )
+
+
+def test_meter_config_write_and_read(harness, kit) -> None:
+    harness.primary()
+    names = harness.set_pipeline("meter_color")
+    meter = names.meter("MyIngress.m")
+    entry = p4runtime_pb2.MeterEntry(meter_id=meter.preamble.id)
+    entry.index.index = 1
+    entry.config.cir = 10
+    entry.config.cburst = 2
+    entry.config.pir = 20
+    entry.config.pburst = 4
+    harness.write((MODIFY, kit.entity(meter_entry=entry)))
+    query = p4runtime_pb2.MeterEntry(meter_id=meter.preamble.id)
+    query.index.index = 1
+    (got,) = harness.read(kit.entity(meter_entry=query))
+    assert got.meter_entry.config == entry.config
+    # Unset config: back to unconfigured (always green).
+    reset = p4runtime_pb2.MeterEntry(meter_id=meter.preamble.id)
+    reset.index.index = 1
+    harness.write((MODIFY, kit.entity(meter_entry=reset)))
+    (got,) = harness.read(kit.entity(meter_entry=query))
+    assert not got.meter_entry.HasField("config")
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(meter_entry=entry)))
+    assert _single_code(kit, excinfo) == code_pb2.INVALID_ARGUMENT
+
+
+def test_direct_counter_read_and_write(make_harness, kit) -> None:
+    h = make_harness(ports=(0, 1, 2, 3), cpu_port=None)
+    h.primary()
+    names = h.set_pipeline("counters")
+    run = kit.StfRun(h, names)
+    run.load(kit.PROGRAMS / "counters.stf")
+    run.run()
+    direct = h.read(kit.entity(direct_counter_entry=p4runtime_pb2.DirectCounterEntry()))
+    assert direct, "the counters program has a table with a direct counter"
+    total = sum(d.direct_counter_entry.data.packet_count for d in direct)
+    assert total > 0
+    # The direct counter counts packets only (unit PACKETS).
+    assert all(d.direct_counter_entry.data.byte_count == 0 for d in direct)
+    target = direct[0].direct_counter_entry
+    write = p4runtime_pb2.DirectCounterEntry()
+    write.table_entry.CopyFrom(target.table_entry)
+    write.data.packet_count = 1000
+    h.write((MODIFY, kit.entity(direct_counter_entry=write)))
+    query = p4runtime_pb2.DirectCounterEntry()
+    query.table_entry.CopyFrom(target.table_entry)
+    (got,) = h.read(kit.entity(direct_counter_entry=query))
+    assert got.direct_counter_entry.data.packet_count == 1000
+    # Table entries carry the counter when asked for it.
+    asked = p4runtime_pb2.TableEntry(table_id=target.table_entry.table_id)
+    asked.counter_data.SetInParent()
+    entries = h.read(kit.entity(table_entry=asked))
+    assert any(e.table_entry.counter_data.packet_count == 1000 for e in entries)
