@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import logging
 import os
 import signal
@@ -36,6 +37,14 @@ class Piece:
     name: str
     ready: bool
     detail: str
+    required: bool = True
+
+
+def _spec_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _module_runs(name: str) -> bool:
@@ -65,9 +74,15 @@ def preflight(topo: str, build: Path) -> list[Piece]:
     pieces.append(Piece("data plane", din.is_file(), f"{din} (make build)"))
     topo_file = TOPOLOGY_DIR / f"{topo}.json"
     pieces.append(Piece(f"topology '{topo}'", topo_file.is_file(), str(topo_file)))
-    pieces.append(Piece("inference nodes", _module_runs("nodes"), "python -m nodes"))
     pieces.append(
-        Piece("Mininet network builder", _module_runs("topologies.net"), "topologies/net.py")
+        Piece("inference nodes", _module_runs("nodes"), "python -m nodes", required=False)
+    )
+    models = build / "models"
+    pieces.append(
+        Piece("default models", any(models.glob("*.json")), f"{models} (dinctl train)", False)
+    )
+    pieces.append(
+        Piece("Mininet network builder", _spec_exists("topologies.net"), "topologies/net.py")
     )
     return pieces
 
@@ -93,13 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``make run`` / ``make stop``."""
     parser = argparse.ArgumentParser(prog="python -m topologies.launch", description=__doc__)
     parser.add_argument("--topo", default="enterprise", help="topology name (topologies/NAME.json)")
-    parser.add_argument("--scenario", default="interactive", choices=("interactive", "demo"))
+    parser.add_argument(
+        "--scenario", default="interactive", choices=("interactive", "check", "demo")
+    )
     parser.add_argument("--build", type=Path, default=Path("build"))
     parser.add_argument("--logs", type=Path, default=Path("logs"))
     parser.add_argument("--pcaps", type=Path, default=Path("pcaps"))
     parser.add_argument("--stop", action="store_true", help="stop what a launcher started")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    # Progress lines must reach a pipe (a log, a test) as they are printed.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
@@ -112,18 +132,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     pieces = preflight(args.topo, args.build)
     width = max(len(p.name) for p in pieces)
     for piece in pieces:
-        state = "ready  " if piece.ready else "MISSING"
+        state = "ready  " if piece.ready else "MISSING" if piece.required else "absent "
         print(f"  {piece.name:<{width}}  {state}  {piece.detail}")
-    missing = [p.name for p in pieces if not p.ready]
+    missing = [p.name for p in pieces if p.required and not p.ready]
     if missing:
         print(
             f"cannot start the testbed: missing {', '.join(missing)}. Nothing was started.",
             file=sys.stderr,
         )
         return 2
+    from controller.p4rt.errors import P4RTError  # noqa: PLC0415
     from topologies import net  # noqa: PLC0415  (present only when the testbed is)
+    from topologies.model import TopologyError  # noqa: PLC0415
+    from topologies.p4switch import SwitchStartError  # noqa: PLC0415
 
-    return int(net.run(args))
+    # Mininet prints through its own handler; passing its records up would print them twice.
+    logging.getLogger("mininet").propagate = False
+
+    # `make stop` sends SIGTERM: leave through the `finally` blocks that stop every
+    # switch and node, not through the default handler that would orphan them.
+    def _terminate(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return int(net.run(args))
+    except (SwitchStartError, TopologyError, P4RTError, toolchain.ToolchainError, OSError) as exc:
+        if args.verbose:
+            log.exception("the testbed failed")
+        print(f"error: {exc}", file=sys.stderr)
+        print("the testbed was stopped; nothing is left running.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ A topology file looks like the tutorials' one::
 
     {
       "hosts": {"h1": {"ip": "10.0.1.1/24", "mac": "08:00:00:00:01:11",
-                       "commands": ["route add default gw 10.0.1.254 dev eth0"]}},
+                       "commands": ["ip route add default via 10.0.1.254 dev eth0"]}},
       "switches": {"s1": {"runtime_json": "s1-runtime.json", "role": "edge"}},
       "links": [["h1", "s1-p1"], ["s1-p2", "s2-p1", "20ms", 100]]
     }
@@ -269,8 +269,8 @@ def _host(name: str, subnet: int, index: int, **extra: Any) -> dict[str, Any]:
         "ip": f"10.0.{subnet}.{index}/24",
         "mac": _mac(0, subnet, index, 0x11),
         "commands": [
-            f"route add default gw 10.0.{subnet}.254 dev eth0",
-            f"arp -i eth0 -s 10.0.{subnet}.254 {gw_mac}",
+            f"ip route add default via 10.0.{subnet}.254 dev eth0",
+            f"ip neigh replace 10.0.{subnet}.254 lladdr {gw_mac} dev eth0",
         ],
         **extra,
     }

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Commands that other tests (or CI itself) run, and where.
 RUN_ELSEWHERE = {
     "make test": ".ci/run",
+    "make run": "tests/mininet/test_make_run.py",
 }
 
 
@@ -32,7 +33,6 @@ def readme_commands() -> list[str]:
 
 
 RUN_HERE = {
-    "make run",
     ".venv/bin/python -m p4lite.toolchain which",
     'make build P4C="p4c-bm2-ss"',
     "make run SWITCH=simple_switch_grpc",
@@ -102,27 +102,26 @@ def test_make_build_with_a_named_compiler(tmp_path: Path) -> None:
     assert (out / "prog.json").is_file() and (out / "prog.p4info.txtpb").is_file()
 
 
-@pytest.mark.parametrize("switch", ["", "simple_switch_grpc"])
-def test_make_run_reports_each_piece_and_never_a_traceback(tmp_path: Path, switch: str) -> None:
-    env = _fake_tools(tmp_path / "bin", switch=bool(switch))
-    src = tmp_path / "p4src"
-    src.mkdir()
-    (src / "din.p4").write_text("// program\n")
-    out = tmp_path / "build"
-    args = ["run", f"P4SRC={src}", f"BUILD_DIR={out}", f"LOG_DIR={tmp_path / 'logs'}"]
-    if switch:
-        args.append(f"SWITCH={switch}")
-    result = _make(*args, env=env)
+@pytest.mark.mininet
+def test_make_run_with_a_switch_that_cannot_start_says_so_plainly(tmp_path: Path) -> None:
+    # A stand-in simple_switch_grpc that exits at once: the launcher must name the
+    # switch and its log, print no traceback, and leave nothing running.
+    env = _fake_tools(tmp_path / "bin", switch=True)
+    logs = tmp_path / "logs"
+    result = _make(
+        "run",
+        "SWITCH=simple_switch_grpc",
+        f"BUILD_DIR={tmp_path / 'build'}",
+        f"LOG_DIR={logs}",
+        env={**env, "P4C": ""},
+    )
     output = result.stdout + result.stderr
+    assert result.returncode != 0
     assert "Traceback" not in output
-    assert re.search(r"compiler\s+ready\s+p4c-bm2-ss", output), output
-    expected_switch = "simple_switch_grpc" if switch else "p4lite-switch"
-    assert re.search(rf"switch\s+ready\s+.*{expected_switch}", output), output
-    assert re.search(r"data plane\s+ready", output), output
-    if result.returncode != 0:
-        # Until every piece exists, the launcher names what is missing and starts nothing.
-        assert "cannot start the testbed: missing" in output
-        assert "Nothing was started." in output
+    assert re.search(r"switch\s+ready\s+SWITCH=simple_switch_grpc", output), output
+    assert "error: s1: the switch process exited before 127.0.0.1:50051 accepted" in output
+    assert "nothing is left running" in output
+    assert not (logs / "launcher.pids").exists()
 
 
 @pytest.mark.parametrize("tool", ["dinctl", "p4lite-p4c", "p4lite-switch"])
