@@ -35,12 +35,13 @@ APT_PACKAGES := mininet iputils-ping bridge-utils iproute2 ethtool iperf \
 P4RUNTIME_SHELL_VERSION := 0.0.6
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install lock build run stop clean test lint check-imports pytest bench
+.PHONY: help install lock build models run stop clean test lint check-imports pytest bench
 
 help:
 	@echo "make run      start the DIN testbed in Mininet (TOPO=$(TOPO) SCENARIO=$(SCENARIO))"
 	@echo "make test     lint and run every test"
 	@echo "make build    compile $(P4SRC)/*.p4 into $(BUILD_DIR)/"
+	@echo "make models   train the default models into $(BUILD_DIR)/models/"
 	@echo "make lint     ruff, mypy --strict, import directions"
 	@echo "make bench    run the benchmarks (figures printed and written to $(BUILD_DIR)/bench/)"
 	@echo "make stop     stop what 'make run' started"
@@ -85,9 +86,29 @@ lock: $(STAMPS)/venv
 build: install
 	$(PY) -m p4lite.toolchain build --out $(BUILD_DIR) $(P4SRC)
 
+# ---------------------------------------------------------------- models ---
+
+MODELS_DIR := $(BUILD_DIR)/models
+MODELS := $(MODELS_DIR)/digits-mlp.npz $(MODELS_DIR)/digits-head.npz \
+	$(MODELS_DIR)/digits-large.npz $(MODELS_DIR)/flows-forest.npz
+
+models: $(MODELS)
+
+$(MODELS_DIR)/digits-mlp.npz: | install
+	@mkdir -p $(MODELS_DIR)
+	$(VENV)/bin/dinctl train mlp --seed 0 --out $@
+$(MODELS_DIR)/digits-head.npz: $(MODELS_DIR)/digits-mlp.npz
+	$(VENV)/bin/dinctl train head --base $< --out $@
+$(MODELS_DIR)/digits-large.npz: | install
+	@mkdir -p $(MODELS_DIR)
+	$(VENV)/bin/dinctl train mlp --large --seed 0 --out $@
+$(MODELS_DIR)/flows-forest.npz: | install
+	@mkdir -p $(MODELS_DIR)
+	$(VENV)/bin/dinctl train forest --seed 0 --out $@
+
 # ------------------------------------------------------------------- run ---
 
-run: build
+run: build models
 	$(PY) -m topologies.launch --topo $(TOPO) --scenario $(SCENARIO) \
 	    --build $(BUILD_DIR) --logs $(LOG_DIR) --pcaps $(PCAP_DIR)
 

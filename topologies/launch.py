@@ -79,7 +79,12 @@ def preflight(topo: str, build: Path) -> list[Piece]:
     )
     models = build / "models"
     pieces.append(
-        Piece("default models", any(models.glob("*.json")), f"{models} (dinctl train)", False)
+        Piece(
+            "default models",
+            (models / "digits-mlp.npz").is_file(),
+            f"{models} (make models)",
+            False,
+        )
     )
     pieces.append(
         Piece("Mininet network builder", _spec_exists("topologies.net"), "topologies/net.py")
@@ -144,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from controller.p4rt.errors import P4RTError  # noqa: PLC0415
     from topologies import net  # noqa: PLC0415  (present only when the testbed is)
     from topologies.model import TopologyError  # noqa: PLC0415
+    from topologies.network import NetworkError  # noqa: PLC0415
     from topologies.p4switch import SwitchStartError  # noqa: PLC0415
 
     # Mininet prints through its own handler; passing its records up would print them twice.
@@ -157,7 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(net.run(args))
-    except (SwitchStartError, TopologyError, P4RTError, toolchain.ToolchainError, OSError) as exc:
+    except (
+        SwitchStartError,
+        NetworkError,
+        TopologyError,
+        P4RTError,
+        toolchain.ToolchainError,
+        OSError,
+    ) as exc:
         if args.verbose:
             log.exception("the testbed failed")
         print(f"error: {exc}", file=sys.stderr)

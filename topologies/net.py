@@ -21,8 +21,11 @@ PID is recorded in ``<logs>/launcher.pids`` for ``make stop``.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+import selectors
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -101,6 +104,70 @@ def install(net: network.Network, compiled: toolchain.Compiled) -> Fabric:
     return fabric
 
 
+NODE_READY_TIMEOUT_S = 30.0
+
+
+def start_nodes(net: network.Network, models: Path, logs: Path) -> dict[str, Any]:
+    """Start an inference node on every ``kind: inference-node`` host; wait for each to be ready.
+
+    Returns host name -> process. Each node serves the partitioned MLP (model id 1),
+    the large model for escalations, and advertises its metrics to its gateway.
+    """
+    base, large = models / "digits-mlp.npz", models / "digits-large.npz"
+    if not base.is_file():
+        log.warning("no models in %s (make models): inference nodes not started", models)
+        return {}
+    started: dict[str, Any] = {}
+    instance = 0
+    try:
+        for host in net.topology.hosts.values():
+            if host.extra.get("kind") != "inference-node":
+                continue
+            instance += 1
+            gateway = str(ipaddress.IPv4Interface(host.ip).network.broadcast_address - 1)
+            argv = [
+                sys.executable, "-m", "nodes", "--instance-id", str(instance),
+                "--model", f"1={base}", "--advertise-to", gateway,
+                "--log-file", str(logs / f"{host.name}-node.log"),
+            ]  # fmt: skip
+            if large.is_file():
+                argv += ["--escalation-model", f"1={large}"]
+            proc = net.net.get(host.name).popen(argv, stdout=subprocess.PIPE, text=True)
+            started[host.name] = proc
+            _wait_ready(host.name, proc)
+    except BaseException:
+        stop_nodes(started)
+        raise
+    return started
+
+
+def _wait_ready(name: str, proc: Any) -> None:
+    deadline = time.monotonic() + NODE_READY_TIMEOUT_S
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise network.NetworkError(
+                    f"inference node on {name} exited with {proc.returncode}"
+                )
+            if sel.select(timeout=0.5) and proc.stdout.readline().startswith("ready"):
+                return
+    raise network.NetworkError(f"inference node on {name} was not ready in time")
+
+
+def stop_nodes(nodes: dict[str, Any]) -> None:
+    """Stop node processes by PID (SIGTERM, then SIGKILL)."""
+    for proc in nodes.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in nodes.values():
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def print_map(net: network.Network, compiled: toolchain.Compiled) -> None:
     """What runs where, in a few lines."""
     sw = toolchain.switch()
@@ -121,6 +188,12 @@ def print_map(net: network.Network, compiled: toolchain.Compiled) -> None:
         print(f"  {host.name:<6} {kind:<15} {host.ip:<15} {host.mac}")
 
 
+def print_nodes(nodes: dict[str, Any]) -> None:
+    """Which inference nodes run, with their PIDs."""
+    for name, proc in nodes.items():
+        print(f"  inference node on {name}: pid {proc.pid}, UDP 7350")
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the testbed described by the launcher's arguments; return an exit status."""
     topo = load_topology(args.topo)
@@ -134,8 +207,11 @@ def run(args: argparse.Namespace) -> int:
         with network.running(net):
             start = time.monotonic()
             fabric = install(net, compiled)
+            nodes: dict[str, Any] = {}
             try:
+                nodes = start_nodes(net, args.build / "models", args.logs)
                 print_map(net, compiled)
+                print_nodes(nodes)
                 print(f"pipelines and routes installed in {time.monotonic() - start:.1f} s")
                 if args.scenario == "check":
                     loss = net.net.pingAll(timeout="2")
@@ -146,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 CLI(net.net, stdin=sys.stdin)
                 return 0
             finally:
+                stop_nodes(nodes)
                 fabric.close()
     finally:
         (args.logs / PID_FILE).unlink(missing_ok=True)

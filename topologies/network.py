@@ -36,6 +36,10 @@ from topologies.p4switch import P4RuntimeSwitch
 log = logging.getLogger(__name__)
 
 
+class NetworkError(RuntimeError):
+    """A part of the network (a host process, a link) could not be set up."""
+
+
 class WanDelay(Enum):
     """How link delays are emulated."""
 

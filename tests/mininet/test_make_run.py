@@ -56,6 +56,9 @@ def test_make_run_check_scenario_pings_every_host(tmp_path: Path) -> None:
     assert "DIN testbed 'enterprise': 3 switches" in output
     assert re.search(r"s2\s+in-network\s+gRPC 127\.0\.0\.1:50052", output), output
     assert "*** Results: 0% dropped (42/42 received)" in output
+    for host in ("e1", "c1", "c2"):
+        assert f"inference node on {host}: pid" in output
+        assert (tmp_path / "logs" / f"{host}-node.log").is_file()
     for switch in ("s1", "s2", "s3"):
         assert (tmp_path / "logs" / f"{switch}.log").is_file()
     assert not any(_port_open(p) for p in (50051, 50052, 50053))
