@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import os
 import selectors
@@ -168,6 +169,35 @@ def stop_nodes(nodes: dict[str, Any]) -> None:
             proc.wait()
 
 
+def check(net: network.Network, nodes: dict[str, Any], models: Path) -> int:
+    """The ``check`` scenario: pingall, then requests from a client to every node."""
+    loss = net.net.pingAll(timeout="2")
+    print(f"pingall: {loss:.0f}% dropped")
+    failed = loss != 0
+    client = next(h for h in net.topology.hosts.values() if h.extra.get("kind") == "client")
+    for name in nodes:
+        address = net.topology.hosts[name].address
+        out = net.net.get(client.name).cmd(
+            f"{sys.executable} -m nodes.client --to {address} --model {models / 'digits-mlp.npz'}"
+            " --count 50 --json"
+        )
+        try:
+            report = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            print(f"requests {client.name} -> {name}: no report: {out.strip()!r}")
+            failed = True
+            continue
+        served = report["answered"] - report["busy"]
+        ok = report["answered"] == report["sent"] and report["agree_with_reference"] == served
+        failed |= not ok
+        print(
+            f"requests {client.name} -> {name}: {report['answered']}/{report['sent']} answered, "
+            f"{report['agree_with_reference']}/{served} as the integer reference, "
+            f"p50 {report['latency_us_p50'] or 0:.0f} us"
+        )
+    return 1 if failed else 0
+
+
 def print_map(net: network.Network, compiled: toolchain.Compiled) -> None:
     """What runs where, in a few lines."""
     sw = toolchain.switch()
@@ -214,9 +244,7 @@ def run(args: argparse.Namespace) -> int:
                 print_nodes(nodes)
                 print(f"pipelines and routes installed in {time.monotonic() - start:.1f} s")
                 if args.scenario == "check":
-                    loss = net.net.pingAll(timeout="2")
-                    print(f"pingall: {loss:.0f}% dropped")
-                    return 0 if loss == 0 else 1
+                    return check(net, nodes, args.build / "models")
                 from mininet.cli import CLI  # noqa: PLC0415  (interactive scenario only)
 
                 CLI(net.net, stdin=sys.stdin)

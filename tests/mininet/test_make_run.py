@@ -58,6 +58,8 @@ def test_make_run_check_scenario_pings_every_host(tmp_path: Path) -> None:
     assert "*** Results: 0% dropped (42/42 received)" in output
     for host in ("e1", "c1", "c2"):
         assert f"inference node on {host}: pid" in output
+        # Partitioned-inference requests from a client reach each node and come back right.
+        assert f"requests h1 -> {host}: 50/50 answered, 50/50 as the integer reference" in output
         assert (tmp_path / "logs" / f"{host}-node.log").is_file()
     for switch in ("s1", "s2", "s3"):
         assert (tmp_path / "logs" / f"{switch}.log").is_file()
