@@ -1,0 +1,450 @@
+"""Front end: global declarations, type resolution and constant evaluation.
+
+Imports `ast` and `diagnostics`. Builds the `Env` the mid end lowers from:
+named types, constants, errors, match kinds, externs, actions, parsers,
+controls and the `main` package instance, and checks what it can see here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import Pos, Sink
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- semantic types
+
+
+@dataclass(frozen=True, slots=True)
+class Bits:
+    """bit<W> (signed=False) or int<W> (signed=True)."""
+
+    width: int
+    signed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InfInt:
+    """The type of unsized integer literals."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoolT:
+    """bool."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorT:
+    """error."""
+
+
+@dataclass(frozen=True, slots=True)
+class StringT:
+    """string (only in extern arguments)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoidT:
+    """void."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnyT:
+    """An unresolved type parameter."""
+
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StructT:
+    """header, header_union or struct; fields in declaration order."""
+
+    kind: str
+    name: str
+    fields: tuple[tuple[str, Type], ...]
+
+    def field(self, name: str) -> Type | None:
+        """The type of field `name`, or None."""
+        for n, t in self.fields:
+            if n == name:
+                return t
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StackT:
+    """A header stack `elem[size]`."""
+
+    elem: StructT
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnumT:
+    """An enum; base is set for serializable enums."""
+
+    name: str
+    members: tuple[str, ...]
+    base: Bits | None = None
+    values: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExternT:
+    """An extern object type with its type arguments."""
+
+    name: str
+    args: tuple[Type, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TupleT:
+    """tuple<...> / list."""
+
+    items: tuple[Type, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchKindT:
+    """match_kind."""
+
+
+Type = (
+    Bits
+    | InfInt
+    | BoolT
+    | ErrorT
+    | StringT
+    | VoidT
+    | AnyT
+    | StructT
+    | StackT
+    | EnumT
+    | ExternT
+    | TupleT
+    | MatchKindT
+)
+
+
+def width_of(t: Type) -> int:
+    """Bit width of a type as BMv2 stores it (bool 1, error 32, enums 32 or base)."""
+    match t:
+        case Bits(width=w):
+            return w
+        case BoolT():
+            return 1
+        case ErrorT():
+            return 32
+        case EnumT(base=base):
+            return base.width if base else 32
+        case StructT(fields=fields):
+            return sum(width_of(ft) for _, ft in fields)
+        case StackT(elem=elem, size=size):
+            return width_of(elem) * size
+        case _:
+            return 0
+
+
+def type_str(t: Type) -> str:
+    """P4 spelling of a type for messages."""
+    match t:
+        case Bits(width=w, signed=s):
+            return f"{'int' if s else 'bit'}<{w}>"
+        case InfInt():
+            return "int"
+        case BoolT():
+            return "bool"
+        case ErrorT():
+            return "error"
+        case StructT(name=n) | EnumT(name=n) | ExternT(name=n):
+            return n
+        case StackT(elem=e, size=s):
+            return f"{e.name}[{s}]"
+        case _:
+            return type(t).__name__
+
+
+# ---------------------------------------------------------------- environment
+
+
+@dataclass(slots=True)
+class Env:
+    """Everything declared at the top level of a program."""
+
+    types: dict[str, Type] = field(default_factory=dict)
+    consts: dict[str, tuple[Type, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    match_kinds: list[str] = field(default_factory=list)
+    externs: dict[str, ast.ExternDecl] = field(default_factory=dict)
+    functions: dict[str, ast.Method] = field(default_factory=dict)
+    p4functions: dict[str, ast.FunctionDecl] = field(default_factory=dict)
+    instances: dict[str, str] = field(default_factory=dict)
+    actions: dict[str, ast.ActionDecl] = field(default_factory=dict)
+    parsers: dict[str, ast.ParserDecl] = field(default_factory=dict)
+    controls: dict[str, ast.ControlDecl] = field(default_factory=dict)
+    main: ast.Instance | None = None
+    decl_order: list[ast.Decl] = field(default_factory=list)
+    enum_decls: dict[str, ast.EnumDecl] = field(default_factory=dict)
+    struct_annos: dict[str, tuple[ast.Annotation, ...]] = field(default_factory=dict)
+
+
+class FrontEnd:
+    """Resolves top-level declarations and evaluates constants."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.env = Env()
+        self._seen: set[str] = set()
+        self._types_only: set[str] = set()
+
+    def run(self, prog: ast.Program) -> Env:
+        """Process all declarations; errors go to the sink."""
+        for d in prog.decls:
+            self.env.decl_order.append(d)
+            self.declare(d)
+        if self.env.main is None:
+            self.sink.error(Pos("<program>", 0, 0), "program has no 'main' package instance")
+        return self.env
+
+    def declare(self, d: ast.Decl) -> None:
+        """Enter one top-level declaration into the environment."""
+        env = self.env
+        named = (
+            ast.StructLike,
+            ast.EnumDecl,
+            ast.TypedefDecl,
+            ast.ParserDecl,
+            ast.ControlDecl,
+            ast.ActionDecl,
+            ast.VarDecl,
+        )
+        if isinstance(d, named) and not (
+            isinstance(d, (ast.ParserDecl, ast.ControlDecl)) and d.name in self._types_only
+        ):
+            if d.name in self._seen:
+                self.sink.error(d.pos, f"re-declaration of {d.name!r}")
+            self._seen.add(d.name)
+            if isinstance(d, (ast.ParserDecl, ast.ControlDecl)) and (
+                (isinstance(d, ast.ParserDecl) and d.states is None)
+                or (isinstance(d, ast.ControlDecl) and d.body is None)
+            ):
+                self._types_only.add(d.name)
+        match d:
+            case ast.StructLike(kind=kind, name=name, fields=fields):
+                fl: list[tuple[str, Type]] = []
+                for f in fields:
+                    ft = self.resolve(f.type)
+                    if kind == "header" and not isinstance(ft, (Bits, BoolT, EnumT)):
+                        self.sink.error(
+                            f.pos, f"unsupported field type {type_str(ft)!r} in header {name!r}"
+                        )
+                    fl.append((f.name, ft))
+                env.types[name] = StructT(kind, name, tuple(fl))
+                env.struct_annos[name] = d.annotations
+            case ast.EnumDecl(name=name, members=members, base=base):
+                bt = self.resolve(base) if base else None
+                vals: list[int] = []
+                if bt is not None:
+                    if not isinstance(bt, Bits):
+                        self.sink.error(d.pos, f"enum {name!r} needs a bit<W> or int<W> base type")
+                        bt = None
+                    for mname, mval in members:
+                        if mval is None:
+                            self.sink.error(
+                                d.pos, f"member {mname!r} of enum {name!r} needs a value"
+                            )
+                            vals.append(0)
+                        else:
+                            vals.append(self.const_int(mval) or 0)
+                env.types[name] = EnumT(
+                    name,
+                    tuple(m for m, _ in members),
+                    bt if isinstance(bt, Bits) else None,
+                    tuple(vals),
+                )
+                env.enum_decls[name] = d
+            case ast.TypedefDecl(type=ty, name=name):
+                env.types[name] = self.resolve(ty)
+            case ast.ErrorDecl(kind="error", members=members):
+                for m in members:
+                    if m not in env.errors:
+                        env.errors.append(m)
+            case ast.ErrorDecl(members=members):
+                env.match_kinds.extend(m for m in members if m not in env.match_kinds)
+            case ast.ExternDecl(func=None, name=name):
+                env.externs[name] = d
+                env.types[name] = ExternT(name)
+            case ast.ExternDecl(func=func) if func is not None:
+                env.functions.setdefault(d.name, func)
+            case ast.ActionDecl(name=name):
+                env.actions[name] = d
+            case ast.ParserDecl(states=None):
+                pass
+            case ast.ParserDecl(name=name):
+                env.parsers[name] = d
+            case ast.ControlDecl(body=None):
+                pass
+            case ast.ControlDecl(name=name):
+                env.controls[name] = d
+            case ast.PackageDecl():
+                pass
+            case ast.VarDecl(is_const=True, name=name, type=ty, init=init):
+                t = self.resolve(ty)
+                if init is not None:
+                    v = self.const_int(init)
+                    if v is not None:
+                        if isinstance(t, Bits):
+                            v = wrap(v, t)
+                        env.consts[name] = (t, v)
+            case ast.Instance(name="main"):
+                env.main = d
+            case ast.Instance(type=ty) if ty.name in env.parsers or ty.name in env.controls:
+                env.instances[d.name] = ty.name
+            case ast.Instance():
+                self.sink.error(d.pos, f"unsupported top-level instance {d.name!r}")
+            case ast.FunctionDecl(name=name):
+                env.p4functions[name] = d
+            case _:
+                self.sink.error(d.pos, f"unsupported declaration {type(d).__name__}")
+
+    # ------------------------------------------------------------ types
+    def resolve(self, t: ast.TypeRef, tparams: dict[str, Type] | None = None) -> Type:
+        """Semantic type of a written type."""
+        match t.kind:
+            case "bit" | "int":
+                w = self.const_int(t.width) if t.width is not None else None
+                if t.width is None and t.kind == "int":
+                    return InfInt()
+                if w is None or w <= 0:
+                    self.sink.error(
+                        t.pos, f"invalid width for {t.kind}: expected a positive constant"
+                    )
+                    return Bits(1, t.kind == "int")
+                return Bits(w, t.kind == "int")
+            case "varbit":
+                self.sink.error(t.pos, "unsupported type varbit")
+                return Bits(8)
+            case "bool":
+                return BoolT()
+            case "error":
+                return ErrorT()
+            case "string":
+                return StringT()
+            case "void":
+                return VoidT()
+            case "dontcare":
+                return AnyT("_")
+            case "tuple":
+                return TupleT(tuple(self.resolve(a, tparams) for a in t.args))
+            case "stack":
+                base = self.resolve(t.args[0], tparams)
+                size = self.const_int(t.size) if t.size is not None else None
+                if not isinstance(base, StructT) or base.kind != "header" or not size:
+                    self.sink.error(t.pos, "unsupported header stack: expected header[constant]")
+                    return AnyT()
+                return StackT(base, size)
+            case _:
+                if tparams and t.name in tparams:
+                    return tparams[t.name]
+                found = self.env.types.get(t.name)
+                if found is None:
+                    if t.name in ("packet_in", "packet_out"):
+                        return ExternT(t.name)
+                    if t.name in self.env.parsers or t.name in self.env.controls:
+                        return ExternT(t.name)
+                    self.sink.error(t.pos, f"undeclared type {t.name!r}")
+                    return AnyT(t.name)
+                if isinstance(found, ExternT) and t.args:
+                    return ExternT(found.name, tuple(self.resolve(a, tparams) for a in t.args))
+                return found
+
+    # ------------------------------------------------------------ constants
+    def const_int(self, e: ast.Expr | None) -> int | None:
+        """Value of a compile-time integer expression, or None (with an error)."""
+        if e is None:
+            return None
+        v = self._fold(e)
+        if v is None:
+            self.sink.error(e.pos, "expected a compile-time constant expression")
+        return v
+
+    def _fold(self, e: ast.Expr) -> int | None:
+        match e:
+            case ast.IntLit(value=v, width=w, signed=s):
+                return wrap(v, Bits(w, s)) if w else v
+            case ast.BoolLit(value=flag):
+                return int(flag)
+            case ast.Name(name=n) if n in self.env.consts:
+                return self.env.consts[n][1]
+            case ast.Unary(op="-", expr=x):
+                neg = self._fold(x)
+                return None if neg is None else -neg
+            case ast.Unary(op="~", expr=x):
+                inv = self._fold(x)
+                return None if inv is None else ~inv
+            case ast.Cast(type=ty, expr=x):
+                inner = self._fold(x)
+                t = self.resolve(ty)
+                if inner is None:
+                    return None
+                return wrap(inner, t) if isinstance(t, Bits) else inner
+            case ast.Binary(op=op, left=l, right=r):
+                a, b = self._fold(l), self._fold(r)
+                if a is None or b is None:
+                    return None
+                return fold_binary(op, a, b)
+            case _:
+                return None
+
+
+def wrap(v: int, t: Bits) -> int:
+    """Reduce v to the value range of t (two's complement for int<W>)."""
+    v &= (1 << t.width) - 1
+    if t.signed and v >> (t.width - 1):
+        v -= 1 << t.width
+    return v
+
+
+def fold_binary(op: str, a: int, b: int) -> int | None:
+    """Infinite-precision value of `a op b`, or None if not foldable."""
+    match op:
+        case "+":
+            return a + b
+        case "-":
+            return a - b
+        case "*":
+            return a * b
+        case "/":
+            return a // b if b else None
+        case "%":
+            return a % b if b else None
+        case "<<":
+            return a << b
+        case ">>":
+            return a >> b
+        case "&":
+            return a & b
+        case "|":
+            return a | b
+        case "^":
+            return a ^ b
+        case "==":
+            return int(a == b)
+        case "!=":
+            return int(a != b)
+        case "<":
+            return int(a < b)
+        case ">":
+            return int(a > b)
+        case "<=":
+            return int(a <= b)
+        case ">=":
+            return int(a >= b)
+        case "&&":
+            return int(bool(a) and bool(b))
+        case "||":
+            return int(bool(a) or bool(b))
+    return None

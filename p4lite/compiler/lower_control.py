@@ -1,0 +1,747 @@
+"""Lowering pass 5: control flow (hidden tables for straight-line code,
+conditionals, table-apply results, `switch`, `exit`/`return`, sub-control
+inlining) and tables (keys, actions, defaults, const entries).
+
+Imports `ast`, `frontend`, `diagnostics`, `ir` and `lower_parser`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import Pos
+from p4lite.compiler.frontend import (
+    BoolT,
+    width_of,
+)
+from p4lite.compiler.ir import (
+    Ctx,
+    J,
+    LAction,
+    LCond,
+    LExtern,
+    LKey,
+    LPipeline,
+    LTable,
+    PField,
+    PHeader,
+    Place,
+    PObj,
+    PValue,
+    UnsupportedError,
+    Val,
+    expr_text,
+    hexstr,
+    jexpr,
+    mask,
+)
+from p4lite.compiler.lower_parser import ParserLowering
+
+logger = logging.getLogger(__name__)
+
+
+class ControlLowering(ParserLowering):
+    """Control blocks to BMv2 tables and conditionals."""
+
+    def lower_pipeline(self, role: str, decl: ast.ControlDecl, scope: dict[str, Place]) -> None:
+        """Lower an ingress or egress control into a pipeline."""
+        pl = LPipeline(role, decl.pos, decl.name)
+        self.pipeline = pl
+        self.out.pipelines.append(pl)
+        self.out_meta = scope.get(decl.params[1].name)
+        self.pending_inits = []
+        ctx = Ctx(dict(scope), control=decl.name)
+        for d in decl.locals:
+            try:
+                self.control_local(d, ctx, decl.name)
+            except UnsupportedError as exc:
+                self.sink.error(exc.pos, str(exc))
+        assert decl.body is not None
+        inits = list(self.pending_inits)
+        self.pending_inits = []
+        self.ctl_scope = ctx
+        body = list(decl.body.stmts)
+        init_node = self.block(body, None, ctx, None, inits)
+        pl.init = init_node
+
+    # -------------------------------------------------- control flow
+    def block(
+        self,
+        stmts: list[ast.Stmt],
+        cont: str | None,
+        ctx: Ctx,
+        ret: str | None,
+        inits: list[tuple[Place, ast.Expr | Val, Pos]] | None = None,
+    ) -> str | None:
+        """Lower a statement list into a chain of tables/conditionals ending at cont."""
+        # group straight-line statements; process from the end (continuation style)
+        scope_before = dict(ctx.scope)
+        # first pass: split into straight-line runs and control statements
+        segments: list[tuple[str, Any]] = []
+        cur: list[ast.Stmt] = []
+        if inits:
+            segments.append(("inits", inits))
+        for s in stmts:
+            if self.is_straight(s, ctx):
+                cur.append(s)
+            else:
+                if cur:
+                    segments.append(("straight", cur))
+                    cur = []
+                segments.append(("ctl", s))
+        if cur:
+            segments.append(("straight", cur))
+        # lower in forward order to get scopes right, creating nodes lazily
+        built: list[Any] = []
+        for kind, item in segments:
+            if kind == "straight":
+                built.append(("straight", self.straight(item, ctx)))
+            elif kind == "inits":
+                prims: list[J] = []
+                ictx = Ctx(ctx.scope, prims=prims, control=ctx.control)
+                for loc, init, pos in item:
+                    try:
+                        if isinstance(init, Val):
+                            self.assign(loc, None, ictx, pos, init)
+                        else:
+                            self.assign(loc, init, ictx, pos)
+                    except UnsupportedError as exc:
+                        self.sink.error(exc.pos, str(exc))
+                built.append(("straight", (prims, item[0][2] if item else None)))
+            elif isinstance(item, ast.VarDecl) and item.init is not None:
+                # declare now so that later statements see the name
+                loc = self.local(self.fe.resolve(item.type), item.name, item.pos)
+                ctx.scope[item.name] = loc
+                built.append(
+                    ("ctl", ast.Assign(item.pos, ast.Name(item.pos, item.name), item.init))
+                )
+            else:
+                built.append(("ctl", item))
+        # now chain backwards
+        nxt = cont
+        for kind, item in reversed(built):
+            if kind == "straight":
+                prims, pos = item
+                if prims:
+                    nxt = self.hidden_table(prims, pos, nxt)
+            else:
+                nxt = self.control_stmt(item, nxt, ctx, ret)
+        ctx.scope = scope_before | {k: v for k, v in ctx.scope.items() if k in scope_before}
+        return nxt
+
+    def is_straight(self, s: ast.Stmt, ctx: Ctx) -> bool:
+        """Whether a statement can go into a hidden table's action."""
+        match s:
+            case ast.Assign(rhs=rhs):
+                return not self.has_apply(rhs)
+            case ast.VarDecl(init=init):
+                return init is None or not self.has_apply(init)
+            case ast.CallStmt(call=c):
+                f = c.func
+                return not (isinstance(f, ast.Member) and f.name == "apply")
+            case ast.Empty():
+                return True
+        return False
+
+    def has_apply(self, e: ast.Expr) -> bool:
+        """Whether an expression contains a table apply."""
+        match e:
+            case ast.Member(expr=x):
+                return self.has_apply(x)
+            case ast.Call(func=ast.Member(name="apply")):
+                return True
+            case ast.Unary(expr=x):
+                return self.has_apply(x)
+            case ast.Binary(left=l, right=r):
+                return self.has_apply(l) or self.has_apply(r)
+        return False
+
+    def straight(self, stmts: list[ast.Stmt], ctx: Ctx) -> tuple[list[J], Pos | None]:
+        """Lower straight-line statements into primitives."""
+        prims: list[J] = []
+        sctx = Ctx(ctx.scope, prims=prims, control=ctx.control)
+        for s in stmts:
+            try:
+                self.guarded_stmt(s, sctx)
+            except UnsupportedError as exc:
+                self.sink.error(exc.pos, str(exc))
+        # return/exit state of inlined actions ends with this hidden action
+        ctx.scope = {k: v for k, v in sctx.scope.items() if not k.startswith("$")}
+        return prims, stmts[0].pos if stmts else None
+
+    def hidden_table(self, prims: list[J], pos: Pos | None, nxt: str | None) -> str:
+        """A keyless hidden table running one action of primitives."""
+        assert self.pipeline is not None
+        base = f"{self.stem}{pos.line}" if pos is not None and pos.line else "act"
+        aname = self.fresh(base)
+        act = LAction(aname, 0, [], prims, hidden=True, pos=pos)
+        self.add_action(act)
+        tname = self.fresh(f"tbl_{aname}")
+        t = LTable(tname, self.table_ids, pos or Pos("", 0, 0), hidden=True)
+        self.table_ids += 1
+        t.actions = [act]
+        t.default = (act, [], True)
+        t.const_entries = False
+        t.next_tables = {aname: nxt}
+        t.base_default_next = nxt
+        self.pipeline.tables.append(t)
+        return tname
+
+    def cond_node(self, expr: J, pos: Pos, t: str | None, f: str | None) -> str:
+        """A conditional node of the current pipeline."""
+        assert self.pipeline is not None
+        name = f"node_{self.node_ids + 2}"
+        self.node_ids += 1
+        c = LCond(name, len(self.pipeline.conds), pos, expr, t, f)
+        self.pipeline.conds.append(c)
+        return name
+
+    def control_stmt(self, s: ast.Stmt, nxt: str | None, ctx: Ctx, ret: str | None) -> str | None:
+        """Lower one control statement ahead of continuation nxt."""
+        try:
+            return self._control_stmt(s, nxt, ctx, ret)
+        except UnsupportedError as exc:
+            self.sink.error(exc.pos, str(exc))
+            return nxt
+
+    def _control_stmt(self, s: ast.Stmt, nxt: str | None, ctx: Ctx, ret: str | None) -> str | None:
+        match s:
+            case ast.Block(stmts=stmts):
+                return self.block(list(stmts), nxt, ctx, ret)
+            case ast.If(cond=c, then=then, other=other):
+                tbl = self.apply_in_cond(c, ctx)
+                if tbl is not None:
+                    table_expr, hit_sense = tbl
+                    tnode = self.branch(then, nxt, ctx, ret)
+                    fnode = self.branch(other, nxt, ctx, ret) if other is not None else nxt
+                    hit_next, miss_next = (tnode, fnode) if hit_sense else (fnode, tnode)
+                    return self.apply_table(
+                        table_expr, ctx, {"__HIT__": hit_next, "__MISS__": miss_next}, nxt
+                    )
+                prims: list[J] = []
+                cctx = Ctx(ctx.scope, prims=prims, control=ctx.control)
+                cv = self.rvalue(c, cctx, BoolT())
+                tnode = self.branch(then, nxt, ctx, ret)
+                fnode = self.branch(other, nxt, ctx, ret) if other is not None else nxt
+                if cv.const is not None:
+                    node = tnode if cv.const else fnode
+                else:
+                    node = self.cond_node(self.as_bool(cv), c.pos, tnode, fnode)
+                if prims:
+                    node = self.hidden_table(prims, c.pos, node)
+                return node
+            case ast.Switch():
+                return self.switch(s, nxt, ctx, ret)
+            case ast.Exit():
+                return self.hidden_table(
+                    [
+                        {
+                            "op": "exit",
+                            "parameters": [],
+                            **({"source_info": si} if (si := self.src(s.pos)) else {}),
+                        }
+                    ],
+                    s.pos,
+                    None,
+                )
+            case ast.Return():
+                return ret
+            case ast.CallStmt(call=c):
+                f = c.func
+                assert isinstance(f, ast.Member)
+                obj = self.place(f.expr, ctx)
+                if isinstance(obj, PObj) and obj.kind == "control":
+                    return self.inline_control(obj, c, nxt, ctx)
+                return self.apply_table(c, ctx, None, nxt)
+            case ast.Assign() | ast.VarDecl():
+                if isinstance(s, ast.VarDecl):
+                    rhs = s.init
+                    t = self.fe.resolve(s.type)
+                    loc = self.local(t, s.name, s.pos)
+                    ctx.scope[s.name] = loc
+                else:
+                    rhs = s.rhs
+                    loc = self.place(s.lhs, ctx)
+                if rhs is None:
+                    raise UnsupportedError(s.pos, "unsupported declaration here")
+                if not isinstance(loc, PField):
+                    raise UnsupportedError(s.pos, "unsupported assignment of a table apply result")
+                tbl = self.apply_in_cond(rhs, ctx)
+                if tbl is None:
+                    raise UnsupportedError(s.pos, "unsupported table apply in an expression")
+                table_expr, sense = tbl
+                one = self.hidden_table(
+                    [self.assign_prim(loc, 1 if sense else 0, s.pos)], s.pos, nxt
+                )
+                zero = self.hidden_table(
+                    [self.assign_prim(loc, 0 if sense else 1, s.pos)], s.pos, nxt
+                )
+                return self.apply_table(table_expr, ctx, {"__HIT__": one, "__MISS__": zero}, nxt)
+        raise UnsupportedError(s.pos, f"unsupported statement {type(s).__name__} in an apply block")
+
+    def assign_prim(self, loc: PField, v: int, pos: Pos) -> J:
+        """An assign primitive storing a boolean constant into a 1-bit field."""
+        prim: J = {
+            "op": "assign",
+            "parameters": [
+                {"type": "field", "value": [loc.hdr, loc.name]},
+                {
+                    "type": "expression",
+                    "value": {
+                        "op": "b2d",
+                        "left": None,
+                        "right": {"type": "bool", "value": bool(v)},
+                    },
+                },
+            ],
+        }
+        si = self.src(pos)
+        if si:
+            prim["source_info"] = si
+        return prim
+
+    def branch(self, s: ast.Stmt | None, nxt: str | None, ctx: Ctx, ret: str | None) -> str | None:
+        """Lower an if/else branch ahead of continuation nxt."""
+        if s is None:
+            return nxt
+        stmts: list[ast.Stmt] = list(s.stmts) if isinstance(s, ast.Block) else [s]
+        return self.block(stmts, nxt, ctx, ret)
+
+    def apply_in_cond(self, e: ast.Expr, ctx: Ctx) -> tuple[ast.Call, bool] | None:
+        """Match `t.apply().hit`, `.miss`, and their negations."""
+        match e:
+            case ast.Unary(op="!", expr=x):
+                r = self.apply_in_cond(x, ctx)
+                return (r[0], not r[1]) if r else None
+            case ast.Member(
+                expr=ast.Call(func=ast.Member(name="apply")) as call, name="hit" | "miss" as what
+            ):
+                return call, what == "hit"
+        if self.has_apply(e):
+            raise UnsupportedError(e.pos, "unsupported table apply inside a larger expression")
+        return None
+
+    def inline_control(self, obj: PObj, c: ast.Call, nxt: str | None, ctx: Ctx) -> str | None:
+        """Inline a sub-control's apply, binding its parameters by reference."""
+        decl: ast.ControlDecl = obj.decl
+        scope: dict[str, Place] = {}
+        copy_in: list[tuple[Place, ast.Expr | Val, Pos]] = []
+        ordered = self.bind_args(decl.params, c.args, c.pos)
+        for p, a in zip(decl.params, ordered, strict=True):
+            if a is None:
+                raise UnsupportedError(c.pos, f"missing argument for {p.name!r}")
+            bound = self.place(a, ctx)
+            if p.direction in ("", "in") and isinstance(bound, PField):
+                # an 'in' argument is read-only inside the callee
+                bound = PValue(self.read_place(bound, a.pos))
+            elif (
+                p.direction in ("", "in")
+                and isinstance(bound, PValue)
+                and bound.val.const is None
+                and bound.val.json.get("type") != "field"
+            ):
+                # computed in-arguments are copied in once, before the body
+                ptype = self.fe.resolve(p.type)
+                tmp = self.temp(ptype)
+                copy_in.append((tmp, self.rvalue(a, ctx, ptype), a.pos))
+                bound = PValue(self.read_place(tmp, a.pos))
+            scope[p.name] = bound
+        sctx = Ctx(scope, control=obj.name)
+        saved_inits = self.pending_inits
+        self.pending_inits = list(copy_in)
+        for d in decl.locals:
+            self.control_local(d, sctx, obj.name)
+        inits = self.pending_inits
+        self.pending_inits = saved_inits
+        assert decl.body is not None
+        return self.block(list(decl.body.stmts), nxt, sctx, nxt, inits)
+
+    def switch(self, s: ast.Switch, nxt: str | None, ctx: Ctx, ret: str | None) -> str | None:
+        """Lower a switch on action_run (next_tables) or on a value (conditionals)."""
+        e, cases = s.expr, s.cases
+        if isinstance(e, ast.Member) and e.name == "action_run" and isinstance(e.expr, ast.Call):
+            call = e.expr
+            self.table_of(call, ctx)
+            targets: dict[str, str | None] = {}
+            pending: list[str] = []
+            default_node = nxt
+            for case in cases:
+                label = case.labels[0]
+                names: list[str] = []
+                if isinstance(label, ast.Default):
+                    names = ["$default"]
+                elif isinstance(label, ast.Name):
+                    names = [label.name]
+                else:
+                    raise UnsupportedError(label.pos, "switch label must be an action name")
+                pending.extend(names)
+                if case.body is None:
+                    continue
+                node = self.block(list(case.body.stmts), nxt, ctx, ret)
+                for n in pending:
+                    if n == "$default":
+                        default_node = node
+                    else:
+                        targets[n] = node
+                pending = []
+            return self.apply_table(
+                call, ctx, {"$actions": None, **targets, "$default": default_node}, nxt
+            )
+        # switch on a value: chain of conditionals
+        v = self.rvalue(e, Ctx(ctx.scope, control=ctx.control))
+        node = nxt
+        chain: list[tuple[list[ast.Expr], ast.Block | None]] = []
+        labels: list[ast.Expr] = []
+        for case in cases:
+            labels.extend(case.labels)
+            if case.body is not None:
+                chain.append((labels, case.body))
+                labels = []
+        for lbls, body in reversed(chain):
+            assert body is not None
+            bnode = self.block(list(body.stmts), nxt, ctx, ret)
+            if any(isinstance(lb, ast.Default) for lb in lbls):
+                node = bnode
+                continue
+            conds = [jexpr("==", v.json, self.rvalue(lb, ctx, v.type).json) for lb in lbls]
+            cj = conds[0]
+            for extra in conds[1:]:
+                cj = jexpr("or", cj, extra)
+            node = self.cond_node(cj, s.pos, bnode, node)
+        return node
+
+    def table_of(self, call: ast.Call, ctx: Ctx) -> PObj:
+        """The table applied by `t.apply()`."""
+        f = call.func
+        if not isinstance(f, ast.Member) or f.name != "apply":
+            raise UnsupportedError(call.pos, "expected a table apply")
+        obj = self.place(f.expr, ctx)
+        if not isinstance(obj, PObj) or obj.kind != "table":
+            raise UnsupportedError(call.pos, "apply() on something that is not a table")
+        return obj
+
+    def apply_table(
+        self, call: ast.Call, ctx: Ctx, nexts: dict[str, str | None] | None, nxt: str | None
+    ) -> str:
+        """Build the applied table and wire its next nodes."""
+        obj = self.table_of(call, ctx)
+        t = self.build_table(obj, ctx)
+        if nexts is None:
+            t.next_tables = {a.name: nxt for a in t.actions}
+            t.base_default_next = nxt
+        elif "__HIT__" in nexts:
+            t.next_tables = {"__HIT__": nexts["__HIT__"], "__MISS__": nexts["__MISS__"]}
+            t.base_default_next = nxt
+        else:
+            default = nexts.get("$default", nxt)
+            known = {a.fq_p4.split(".")[-1] for a in t.actions}
+            for label in nexts:
+                if not label.startswith("$") and label not in known:
+                    raise UnsupportedError(
+                        call.pos, f"{label!r} is not an action of table {t.name!r}"
+                    )
+            t.next_tables = {}
+            for a in t.actions:
+                short = a.fq_p4.split(".")[-1]
+                t.next_tables[a.name] = nexts.get(short, nexts.get(a.fq_p4, default))
+            t.base_default_next = nxt
+        return t.name
+
+    # -------------------------------------------------- tables
+    def action_for(self, obj: PObj, ctx: Ctx) -> LAction:
+        """The BMv2 action for a P4 action used by a table (lowered once)."""
+        decl: ast.ActionDecl = obj.decl
+        fq = obj.name
+        name_anno = ast.annotation_str(decl.annotations, "name")
+        bmv2_name = fq
+        if name_anno is not None:
+            bmv2_name = (
+                name_anno.lstrip(".")
+                if name_anno.startswith(".")
+                else (f"{fq.rsplit('.', 1)[0]}.{name_anno}" if "." in fq else name_anno)
+            )
+        key = f"{fq}"
+        if key in self.action_cache:
+            return self.action_cache[key]
+        params: list[tuple[str, int]] = []
+        scope = dict(self.ctl_scope.scope) if self.ctl_scope is not None else {}
+        scope.update(ctx.scope)
+        for i, p in enumerate(decl.params):
+            t = self.fe.resolve(p.type)
+            if p.direction:
+                raise UnsupportedError(
+                    p.pos, f"unsupported directional parameter {p.name!r} in a table action"
+                )
+            w = width_of(t)
+            params.append((p.name, w))
+            scope[p.name] = PValue(Val({"type": "runtime_data", "value": i}, t))
+        prims: list[J] = []
+        act = LAction(
+            bmv2_name, 0, params, prims, pos=decl.pos, annotations=decl.annotations, fq_p4=fq
+        )
+        self.action_cache[key] = act
+        actx = Ctx(scope, in_action=True, prims=prims, control=ctx.control)
+        try:
+            self.action_body(decl.body, actx)
+        except UnsupportedError as exc:
+            self.sink.error(exc.pos, str(exc))
+        self.add_action(act)
+        return act
+
+    def build_table(self, obj: PObj, ctx: Ctx) -> LTable:
+        """Lower a table declaration."""
+        assert self.pipeline is not None
+        decl: ast.TableDecl = obj.decl
+        name_anno = ast.annotation_str(decl.annotations, "name")
+        name = obj.name
+        if name_anno is not None:
+            name = (
+                name_anno.lstrip(".")
+                if name_anno.startswith(".")
+                else f"{obj.name.rsplit('.', 1)[0]}.{name_anno}"
+            )
+        if any(t.name == name for t in self.pipeline.tables):
+            raise UnsupportedError(
+                decl.pos, f"table {name!r} is applied more than once; unsupported"
+            )
+        t = LTable(name, self.table_ids, decl.pos, annotations=decl.annotations)
+        self.table_ids += 1
+        tctx = Ctx(ctx.scope, prims=[], control=ctx.control)
+        has_default = False
+        for prop in decl.props:
+            match prop.name:
+                case "key":
+                    for k in prop.keys:
+                        t.keys.append(self.table_key(k, tctx))
+                case "actions":
+                    for ar in prop.actions:
+                        p = self.lookup(ar.name.split(".")[-1], ctx, ar.pos)
+                        if not isinstance(p, PObj) or p.kind != "action":
+                            raise UnsupportedError(ar.pos, f"{ar.name!r} is not an action")
+                        act = self.action_for(p, ctx)
+                        t.actions.append(act)
+                        t.action_refs.append((act, ar.annotations))
+                case "default_action":
+                    has_default = True
+                    ar = prop.actions[0]
+                    p = self.lookup(ar.name, ctx, ar.pos)
+                    if not isinstance(p, PObj) or p.kind != "action":
+                        raise UnsupportedError(ar.pos, f"{ar.name!r} is not an action")
+                    act = self.action_for(p, ctx)
+                    if act not in t.actions:
+                        raise UnsupportedError(
+                            ar.pos, f"default action {ar.name!r} is not in the table's actions"
+                        )
+                    data = self.action_args(p.decl, ar, ctx)
+                    t.default = (act, data, prop.is_const)
+                case "size":
+                    assert prop.value is not None
+                    t.size = self.fe.const_int(prop.value) or 0
+                case "entries":
+                    t.has_entries = True
+                    t.const_entries = prop.is_const
+                case "implementation":
+                    assert prop.value is not None
+                    impl = prop.value
+                    if isinstance(impl, ast.Call) and isinstance(impl.func, ast.Name):
+                        # an inline instance: p4c names the profile after the table
+                        short = name.rsplit(".", 1)[-1]
+                        inst = ast.Instance(
+                            impl.pos,
+                            ast.TypeRef(impl.pos, "name", impl.func.name),
+                            impl.args,
+                            short,
+                        )
+                        self.instance(inst, ctx, name.rsplit(".", 1)[0])
+                        impl = ast.Name(impl.pos, short)
+                    ip = self.place(impl, ctx)
+                    if (
+                        not isinstance(ip, PObj)
+                        or ip.kind != "extern"
+                        or not isinstance(ip.decl, LExtern)
+                    ):
+                        raise UnsupportedError(
+                            prop.pos,
+                            "implementation must be an action_profile or action_selector instance",
+                        )
+                    t.implementation = ip.name
+                    t.selector = ip.decl.kind == "action_selector"
+                case "counters":
+                    assert prop.value is not None
+                    cp = self.place(prop.value, ctx)
+                    if isinstance(cp, PObj) and isinstance(cp.decl, LExtern):
+                        t.with_counters = True
+                        cp.decl.direct_table = t.name
+                case "meters":
+                    assert prop.value is not None
+                    mp = self.place(prop.value, ctx)
+                    if isinstance(mp, PObj) and isinstance(mp.decl, LExtern):
+                        t.direct_meter = mp.name
+                        mp.decl.direct_table = t.name
+                case "support_timeout":
+                    t.idle_timeout = True
+                case _:
+                    self.sink.warn(prop.pos, f"table property {prop.name!r} ignored")
+        if not has_default and t.implementation is None:
+            na = self.lookup("NoAction", ctx, decl.pos)
+            if isinstance(na, PObj) and na.kind == "action":
+                act = self.action_for(na, ctx)
+                if act not in t.actions:
+                    # p4c adds the implicit NoAction as a default-only action
+                    t.actions.append(act)
+                    t.action_refs.append((act, (ast.Annotation(decl.pos, "defaultonly"),)))
+                t.default = (act, [], False)
+        for prop in decl.props:
+            if prop.name == "entries":
+                t.entries = self.const_entries(t, prop, ctx)
+        if t.implementation is not None and t.selector:
+            sel_inputs = [k for k in t.keys if k.p4_match == "selector"]
+            ext = next(x for x in self.out.externs if x.name == t.implementation)
+            ext.selector = {
+                "algo": ext.mtype,
+                "input": [{"type": "field", "value": k.target} for k in sel_inputs],
+            }
+            t.keys = [k for k in t.keys if k.p4_match != "selector"]
+        if tctx.prims:
+            raise UnsupportedError(
+                decl.pos, "unsupported table key that needs computation; use a field"
+            )
+        self.pipeline.tables.append(t)
+        return t
+
+    def table_key(self, k: ast.KeyElem, ctx: Ctx) -> LKey:
+        """Lower one table key (field, slice, mask or isValid())."""
+        mk = k.match_kind
+        if mk not in ("exact", "lpm", "ternary", "range", "optional", "selector"):
+            raise UnsupportedError(k.pos, f"unsupported match kind {mk!r}")
+        name = ast.annotation_str(k.annotations, "name") or expr_text(k.expr)
+        e = k.expr
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Member) and e.func.name == "isValid":
+            p = self.place(e.func.expr, ctx)
+            if not isinstance(p, PHeader):
+                raise UnsupportedError(k.pos, "isValid() key needs a header")
+            return LKey(mk, mk, name, [p.name, "$valid$"], 1)
+        m: int | None = None
+        if isinstance(e, ast.Binary) and e.op == "&":
+            mv = self.rvalue(e.right, ctx)
+            if mv.const is not None:
+                m = mv.const
+                e = e.left
+        if isinstance(e, ast.Slice):
+            inner = self.rvalue(e.expr, ctx)
+            hi = self.fe.const_int(e.hi) or 0
+            lo = self.fe.const_int(e.lo) or 0
+            if inner.json.get("type") != "field":
+                raise UnsupportedError(k.pos, "unsupported table key expression")
+            m = mask(hi - lo + 1) << lo
+            return LKey(mk, mk, name, inner.json["value"], hi - lo + 1, m)
+        v = self.rvalue(e, ctx)
+        if v.json.get("type") != "field":
+            raise UnsupportedError(
+                k.pos, "unsupported table key expression; use a field, a slice or isValid()"
+            )
+        return LKey(mk, mk, name, v.json["value"], width_of(v.type), m)
+
+    def action_args(self, decl: ast.ActionDecl, ar: ast.ActionRef, ctx: Ctx) -> list[int]:
+        """Constant action data of an action call in a table property."""
+        args = ar.args or ()
+        ordered = self.bind_args(decl.params, args, ar.pos)
+        out: list[int] = []
+        for p, a in zip(decl.params, ordered, strict=True):
+            if a is None:
+                raise UnsupportedError(
+                    ar.pos, f"missing argument for parameter {p.name!r} of {decl.name!r}"
+                )
+            t = self.fe.resolve(p.type)
+            v = self.rvalue(a, Ctx(ctx.scope, control=ctx.control), t)
+            if v.const is None:
+                raise UnsupportedError(a.pos, "action arguments in a table must be constants")
+            out.append(v.const)
+        return out
+
+    def const_entries(self, t: LTable, prop: ast.TableProp, ctx: Ctx) -> list[J]:
+        """Lower a table's const entries (priority = position unless given)."""
+        out: list[J] = []
+        for i, ent in enumerate(prop.entries):
+            if len(ent.keys) != len(t.keys):
+                raise UnsupportedError(
+                    ent.pos, f"entry has {len(ent.keys)} keys, table {t.name!r} has {len(t.keys)}"
+                )
+            mk: list[J] = []
+            for ke, key in zip(ent.keys, t.keys, strict=True):
+                mk.append(self.entry_key(ke, key, ctx))
+            p = self.lookup(ent.action.name, ctx, ent.action.pos)
+            if not isinstance(p, PObj) or p.kind != "action":
+                raise UnsupportedError(ent.action.pos, f"{ent.action.name!r} is not an action")
+            act = self.action_for(p, ctx)
+            data = self.action_args(p.decl, ent.action, ctx)
+            prio = self.fe.const_int(ent.priority) if ent.priority is not None else i + 1
+            frag = (
+                ent.pos.text[ent.pos.col - 1 :].strip().rstrip(";").strip() if ent.pos.text else ""
+            )
+            out.append(
+                {
+                    "source_info": self.src(ent.pos, frag),
+                    "match_key": mk,
+                    "action_entry": {
+                        "action_id": act.id,
+                        "action_data": [
+                            hex(x & mask(w)) for x, (_, w) in zip(data, act.params, strict=True)
+                        ],
+                    },
+                    "priority": prio,
+                }
+            )
+        return out
+
+    def entry_key(self, e: ast.Expr, key: LKey, ctx: Ctx) -> J:
+        """One match key of a const entry in BMv2's spelling."""
+        w = key.width
+        full = mask(w)
+        mt = "ternary" if key.match_type == "optional" else key.match_type
+        match e:
+            case ast.Default():
+                if mt == "ternary":
+                    return {"match_type": "ternary", "key": hexstr(0, w), "mask": hexstr(0, w)}
+                if mt == "lpm":
+                    return {"match_type": "lpm", "key": hexstr(0, w), "prefix_length": 0}
+                if mt == "range":
+                    return {"match_type": "range", "start": hexstr(0, w), "end": hexstr(full, w)}
+                raise UnsupportedError(e.pos, "'_' is not allowed for an exact key")
+            case ast.Binary(op="&&&", left=l, right=r):
+                a = self.fe.const_int(l) or 0
+                b = self.fe.const_int(r) or 0
+                if mt == "lpm":
+                    plen = bin(b & full).count("1")
+                    return {
+                        "match_type": "lpm",
+                        "key": hexstr(a & b & full, w),
+                        "prefix_length": plen,
+                    }
+                return {
+                    "match_type": "ternary",
+                    "key": hexstr(a & b & full, w),
+                    "mask": hexstr(b & full, w),
+                }
+            case ast.Binary(op="..", left=l, right=r):
+                lo = self.fe.const_int(l) or 0
+                hi = self.fe.const_int(r) or 0
+                return {
+                    "match_type": "range",
+                    "start": hexstr(lo & full, w),
+                    "end": hexstr(hi & full, w),
+                }
+        v = self.rvalue(e, Ctx(ctx.scope, control=ctx.control))
+        if v.const is None:
+            raise UnsupportedError(e.pos, "entry keys must be constants")
+        c = v.const & full
+        match mt:
+            case "ternary":
+                return {"match_type": "ternary", "key": hexstr(c, w), "mask": hexstr(full, w)}
+            case "lpm":
+                return {"match_type": "lpm", "key": hexstr(c, w), "prefix_length": w}
+            case "range":
+                return {"match_type": "range", "start": hexstr(c, w), "end": hexstr(c, w)}
+        return {"match_type": mt, "key": hexstr(c, w)}

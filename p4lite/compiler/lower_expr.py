@@ -1,0 +1,654 @@
+"""Lowering pass 2: names to places and expressions to BMv2 expressions.
+
+BMv2 evaluates with unbounded precision, so every result that can overflow
+is masked (`&`) or wrapped (`two_comp_mod`) as p4c does. Imports `ast`,
+`frontend`, `diagnostics`, `ir` and `lower_base`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import Pos
+from p4lite.compiler.frontend import (
+    AnyT,
+    Bits,
+    BoolT,
+    EnumT,
+    ErrorT,
+    ExternT,
+    InfInt,
+    StackT,
+    Type,
+    fold_binary,
+    type_str,
+    width_of,
+    wrap,
+)
+from p4lite.compiler.ir import (
+    Ctx,
+    J,
+    PField,
+    PHeader,
+    Place,
+    PObj,
+    PStack,
+    PStruct,
+    PUnion,
+    PValue,
+    UnsupportedError,
+    Val,
+    jexpr,
+    jhex,
+    mask,
+)
+from p4lite.compiler.lower_base import LowerBase
+
+logger = logging.getLogger(__name__)
+
+
+class ExprLowering(LowerBase):
+    """Expressions to BMv2 expressions, with p4c's masking and wrapping."""
+
+    def lookup(self, name: str, ctx: Ctx, pos: Pos) -> Place:
+        """Resolve a name in scope, then among top-level declarations."""
+        if name in ctx.scope:
+            return ctx.scope[name]
+        env = self.env
+        if name in env.consts:
+            t, v = env.consts[name]
+            return PValue(
+                Val(jhex(v, width_of(t)), t if not isinstance(t, InfInt) else InfInt(), False, v)
+            )
+        if name in env.actions:
+            return PObj("action", name, env.actions[name])
+        if name in env.types:
+            return PObj("type", name, None, env.types[name])
+        if name == "error":
+            return PObj("type", "error", None, ErrorT())
+        if name in env.functions:
+            return PObj("function", name, env.functions[name])
+        if name in env.p4functions:
+            return PObj("p4function", name, env.p4functions[name])
+        if name in env.match_kinds:
+            return PObj("match_kind", name)
+        raise UnsupportedError(pos, f"undeclared name {name!r}")
+
+    def place(self, e: ast.Expr, ctx: Ctx) -> Place:
+        """Resolve an expression that denotes a storage location or object."""
+        match e:
+            case ast.Name(name=n):
+                return self.lookup(n, ctx, e.pos)
+            case ast.Member(expr=base, name=n):
+                b = self.place(base, ctx)
+                match b:
+                    case PStruct(members=m):
+                        if n not in m:
+                            raise UnsupportedError(
+                                e.pos, f"struct {b.type.name!r} has no field {n!r}"
+                            )
+                        return m[n]
+                    case PHeader(name=hn, type=ht):
+                        ft = ht.field(n)
+                        if ft is None:
+                            raise UnsupportedError(e.pos, f"header {ht.name!r} has no field {n!r}")
+                        return PField(hn, n, ft)
+                    case PUnion(members=m):
+                        if n not in m:
+                            raise UnsupportedError(
+                                e.pos, f"header union {b.type.name!r} has no member {n!r}"
+                            )
+                        return m[n]
+                    case PStack(name=sn, type=st):
+                        if n == "last" and ctx.in_parser:
+                            return PObj("stack_last", sn, None, st)
+                        if n in ("next", "last"):
+                            return PObj(f"stack_{n}", sn, None, st)
+                        return PObj("stack_member", n, b, st)
+                    case PObj(kind="stack_last", name=sn, type=st) if isinstance(st, StackT):
+                        ft = st.elem.field(n)
+                        if ft is None:
+                            raise UnsupportedError(
+                                e.pos, f"header {st.elem.name!r} has no field {n!r}"
+                            )
+                        return PValue(Val({"type": "stack_field", "value": [sn, n]}, ft))
+                    case PObj(kind="type", type=EnumT() as et):
+                        if n not in et.members:
+                            raise UnsupportedError(e.pos, f"enum {et.name!r} has no member {n!r}")
+                        idx = et.members.index(n)
+                        if et.base is not None:
+                            v = et.values[idx]
+                            return PValue(Val(jhex(wrap(v, et.base), et.base.width), et, False, v))
+                        return PValue(Val(jhex(idx, 32), et, False, idx))
+                    case PObj(kind="type", type=ErrorT()):
+                        if n not in self.env.errors:
+                            raise UnsupportedError(e.pos, f"undeclared error {n!r}")
+                        v = self.env.errors.index(n)
+                        return PValue(Val(jhex(v, 32), ErrorT(), False, v))
+                    case _:
+                        return PObj("member", n, b)
+            case ast.Index(expr=base, index=idx):
+                b = self.place(base, ctx)
+                if not isinstance(b, PStack):
+                    raise UnsupportedError(e.pos, "unsupported indexing: expected a header stack")
+                iv = self.rvalue(idx, ctx)
+                if iv.const is None:
+                    raise UnsupportedError(
+                        idx.pos, "unsupported header stack index: expected a constant"
+                    )
+                if not 0 <= iv.const < b.type.size:
+                    raise UnsupportedError(
+                        idx.pos, f"stack index {iv.const} out of range for {b.name!r}"
+                    )
+                return PHeader(f"{b.name}[{iv.const}]", b.type.elem)
+            case _:
+                return PValue(self.rvalue(e, ctx))
+
+    # ============================================================ expressions
+    def as_data(self, v: Val) -> J:
+        """The value as BMv2 data (b2d on booleans)."""
+        if v.boolish:
+            return jexpr("b2d", None, v.json)
+        return v.json
+
+    def as_bool(self, v: Val) -> J:
+        """The value as a BMv2 boolean (d2b on data)."""
+        if v.boolish:
+            return v.json
+        if v.json.get("type") == "bool":
+            return v.json
+        return jexpr("d2b", None, v.json)
+
+    def cvt(self, v: Val, t: Type, pos: Pos) -> Val:
+        """Implicit conversion of v to type t (literals and same types only)."""
+        if isinstance(t, (AnyT,)) or v.type == t:
+            return v
+        if isinstance(v.type, InfInt) and isinstance(t, Bits) and v.const is not None:
+            c = wrap(v.const, t)
+            return Val(jhex(c, t.width), t, False, c)
+        if isinstance(v.type, InfInt) and isinstance(t, (EnumT,)) and v.const is not None:
+            return v
+        if isinstance(v.type, EnumT) and v.type.base is not None and t == v.type.base:
+            return Val(v.json, t, v.boolish, v.const)
+        if isinstance(t, EnumT) and t.base is not None and v.type == t.base:
+            return Val(v.json, t, v.boolish, v.const)
+        if isinstance(t, InfInt):
+            return v
+        raise UnsupportedError(
+            pos, f"type mismatch: expected {type_str(t)!r}, got {type_str(v.type)!r}"
+        )
+
+    def fix(self, json: J, t: Type) -> J:
+        """Wrap an arithmetic result into type t's range."""
+        if isinstance(t, Bits):
+            if t.signed:
+                return jexpr("two_comp_mod", json, jhex(t.width, 8))
+            return jexpr("&", json, jhex(mask(t.width), t.width))
+        return json
+
+    def const_val(self, v: int, t: Type) -> Val:
+        """A constant of type t (wrapped into its range)."""
+        if isinstance(t, Bits):
+            v = wrap(v, t)
+            return Val(jhex(v, t.width), t, False, v)
+        if isinstance(t, BoolT):
+            return Val({"type": "bool", "value": bool(v)}, t, True, int(bool(v)))
+        return Val(jhex(v, 32), t, False, v)
+
+    def rvalue(self, e: ast.Expr, ctx: Ctx, want: Type | None = None) -> Val:
+        """Lower an expression to a value."""
+        v = self._rvalue(e, ctx, want)
+        if want is not None and not isinstance(want, AnyT):
+            v = self.cvt(v, want, e.pos)
+        return v
+
+    def read_place(self, p: Place, pos: Pos) -> Val:
+        """Read a scalar place as a value."""
+        match p:
+            case PField(hdr=h, name=n, type=t):
+                return Val({"type": "field", "value": [h, n]}, t)
+            case PValue(val=v):
+                return v
+            case PHeader() | PStruct() | PStack() | PUnion():
+                raise UnsupportedError(
+                    pos, "unsupported use of a header, struct or stack as a value here"
+                )
+            case PObj(kind=k, name=n):
+                raise UnsupportedError(pos, f"unsupported use of {k} {n!r} as a value")
+
+    def _rvalue(self, e: ast.Expr, ctx: Ctx, want: Type | None) -> Val:
+        match e:
+            case ast.IntLit(value=lit, width=lw, signed=ls):
+                if lw is None:
+                    if want is not None and isinstance(want, Bits):
+                        return self.const_val(lit, want)
+                    return Val(jhex(lit, 32), InfInt(), False, lit)
+                return self.const_val(lit, Bits(lw, ls))
+            case ast.BoolLit(value=flag):
+                return Val({"type": "bool", "value": flag}, BoolT(), True, int(flag))
+            case ast.Name() | ast.Member() | ast.Index() if not (
+                isinstance(e, ast.Member) and e.name in ("lastIndex", "size")
+            ):
+                p = self.place(e, ctx)
+                return self.read_place(p, e.pos)
+            case ast.Member(expr=base, name="lastIndex" | "size" as what):
+                stack = self.place(base, ctx)
+                if not isinstance(stack, PStack):
+                    raise UnsupportedError(e.pos, f"unsupported member {what!r}")
+                if what == "size":
+                    return self.const_val(stack.type.size, Bits(32))
+                j = jexpr("last_stack_index", None, {"type": "header_stack", "value": stack.name})
+                return Val(j, Bits(32))
+            case ast.Unary(op="!", expr=x):
+                v = self.rvalue(x, ctx, BoolT())
+                if v.const is not None:
+                    return self.const_val(int(not v.const), BoolT())
+                return Val(jexpr("not", None, self.as_bool(v)), BoolT(), True)
+            case ast.Unary(op="-", expr=x):
+                v = self.rvalue(x, ctx, want)
+                if v.const is not None:
+                    return (
+                        self.const_val(-v.const, v.type)
+                        if not isinstance(v.type, InfInt)
+                        else Val(jhex(-v.const, 32), InfInt(), False, -v.const)
+                    )
+                t = v.type
+                w = width_of(t)
+                return Val(self.fix(jexpr("-", jhex(0, w), v.json), t), t)
+            case ast.Unary(op="~", expr=x):
+                v = self.rvalue(x, ctx, want)
+                t = v.type
+                if v.const is not None and isinstance(t, Bits):
+                    return self.const_val(~v.const, t)
+                if not isinstance(t, Bits):
+                    raise UnsupportedError(e.pos, "'~' needs a bit<W> or int<W> operand")
+                return Val(self.fix(jexpr("~", None, v.json), t), t)
+            case ast.Binary():
+                return self.binary(e, ctx, want)
+            case ast.Ternary(cond=c, then=a, other=b):
+                cv = self.rvalue(c, ctx, BoolT())
+                av = self.rvalue(a, ctx, want)
+                bv = self.rvalue(b, ctx, av.type if not isinstance(av.type, InfInt) else want)
+                if isinstance(av.type, InfInt) and not isinstance(bv.type, InfInt):
+                    av = self.cvt(av, bv.type, a.pos)
+                if cv.const is not None:
+                    return av if cv.const else bv
+                t = av.type
+                if isinstance(t, BoolT):
+                    j = {
+                        "type": "expression",
+                        "value": {
+                            "op": "?",
+                            "left": self.as_data(av),
+                            "right": self.as_data(bv),
+                            "cond": self.as_bool(cv),
+                        },
+                    }
+                    return Val(jexpr("d2b", None, j), t, True)
+                j = {
+                    "type": "expression",
+                    "value": {
+                        "op": "?",
+                        "left": av.json,
+                        "right": bv.json,
+                        "cond": self.as_bool(cv),
+                    },
+                }
+                return Val(j, t)
+            case ast.Cast(type=ty, expr=x):
+                target = self.fe.resolve(ty)
+                # the target type only sizes literals here; no implicit conversion
+                inner = self._rvalue(x, ctx, target if isinstance(target, Bits) else None)
+                return self.cast(inner, target, e.pos)
+            case ast.Slice(expr=x, hi=hi, lo=lo):
+                v = self.rvalue(x, ctx)
+                h = self.fe.const_int(hi)
+                low = self.fe.const_int(lo)
+                if h is None or low is None or h < low:
+                    raise UnsupportedError(e.pos, "slice bounds must be constants with hi >= lo")
+                w = h - low + 1
+                t = Bits(w)
+                if v.const is not None:
+                    return self.const_val((v.const >> low) & mask(w), t)
+                if not isinstance(v.type, Bits):
+                    raise UnsupportedError(
+                        e.pos, f"cannot slice a value of type {type_str(v.type)!r}"
+                    )
+                if h >= v.type.width:
+                    raise UnsupportedError(
+                        e.pos, f"slice [{h}:{low}] out of range for {type_str(v.type)!r}"
+                    )
+                j = v.json
+                if low:
+                    j = jexpr(">>", j, jhex(low, 8))
+                return Val(jexpr("&", j, jhex(mask(w), w)), t)
+            case ast.Call():
+                return self.call_value(e, ctx, want)
+            case ast.ListExpr():
+                raise UnsupportedError(e.pos, "unsupported list expression here")
+            case _:
+                raise UnsupportedError(e.pos, f"unsupported expression {type(e).__name__}")
+
+    def cast(self, v: Val, t: Type, pos: Pos) -> Val:
+        """Explicit cast of v to type t."""
+        src = v.type
+        if v.const is not None and isinstance(t, Bits):
+            return self.const_val(v.const, t)
+        if v.const is not None and isinstance(t, BoolT):
+            return self.const_val(v.const, t)
+        match (src, t):
+            case (Bits(width=w1, signed=s1), Bits(width=w2, signed=s2)):
+                if s2:
+                    if not s1 and w2 > w1:
+                        return Val(v.json, t)
+                    if s1 and w1 <= w2:
+                        return Val(v.json, t)
+                    return Val(jexpr("two_comp_mod", v.json, jhex(w2, 8)), t)
+                if s1 or w2 < w1:
+                    return Val(jexpr("&", v.json, jhex(mask(w2), w2)), t)
+                return Val(v.json, t)
+            case (BoolT(), Bits(width=1)):
+                return Val(self.as_data(v), t)
+            case (Bits(width=1), BoolT()):
+                return Val(self.as_bool(v), t, True)
+            case (EnumT(base=Bits() as b), Bits()):
+                return self.cast(Val(v.json, b), t, pos)
+            case (Bits(), EnumT(base=Bits() as b)):
+                c = self.cast(v, b, pos)
+                return Val(c.json, t)
+            case _ if src == t:
+                return v
+        raise UnsupportedError(pos, f"unsupported cast from {type_str(src)!r} to {type_str(t)!r}")
+
+    def aggregate_place(self, e: ast.Expr, ctx: Ctx) -> PHeader | PStruct | None:
+        """The header or struct an expression names, if it names one."""
+        if not isinstance(e, (ast.Name, ast.Member, ast.Index)):
+            return None
+        if isinstance(e, ast.Member) and e.name in ("lastIndex", "size"):
+            return None
+        p = self.place(e, ctx)
+        return p if isinstance(p, (PHeader, PStruct)) else None
+
+    def aggregate_equal(self, a: Place, b: Place, pos: Pos) -> J:
+        """BMv2 boolean for `a == b` on headers (validity, then fields) and structs."""
+        match (a, b):
+            case (PHeader(), PHeader()) if a.type == b.type:
+                va = jexpr("d2b", None, {"type": "field", "value": [a.name, "$valid$"]})
+                vb = jexpr("d2b", None, {"type": "field", "value": [b.name, "$valid$"]})
+                fields: J | None = None
+                for n, _ in a.type.fields:
+                    eq = jexpr(
+                        "==",
+                        {"type": "field", "value": [a.name, n]},
+                        {"type": "field", "value": [b.name, n]},
+                    )
+                    fields = eq if fields is None else jexpr("and", fields, eq)
+                both_invalid = jexpr("and", jexpr("not", None, va), jexpr("not", None, vb))
+                if fields is None:
+                    return jexpr("==", jexpr("b2d", None, va), jexpr("b2d", None, vb))
+                both_equal = jexpr("and", jexpr("and", va, vb), fields)
+                return jexpr("or", both_invalid, both_equal)
+            case (PStruct(), PStruct()) if a.type == b.type:
+                out: J | None = None
+                for n in a.members:
+                    sub = self.aggregate_equal(a.members[n], b.members[n], pos)
+                    out = sub if out is None else jexpr("and", out, sub)
+                return out if out is not None else {"type": "bool", "value": True}
+            case (PField(), PField()):
+                return jexpr(
+                    "==",
+                    {"type": "field", "value": [a.hdr, a.name]},
+                    {"type": "field", "value": [b.hdr, b.name]},
+                )
+        raise UnsupportedError(pos, "unsupported comparison of values of different types")
+
+    def binary(self, e: ast.Binary, ctx: Ctx, want: Type | None) -> Val:
+        """Lower a binary operation."""
+        op = e.op
+        if op in ("==", "!="):
+            left = self.aggregate_place(e.left, ctx)
+            if left is not None:
+                right = self.aggregate_place(e.right, ctx)
+                if right is None:
+                    raise UnsupportedError(e.pos, f"unsupported operand of {op!r}")
+                eq = self.aggregate_equal(left, right, e.pos)
+                return Val(eq if op == "==" else jexpr("not", None, eq), BoolT(), True)
+        if op in ("&&", "||"):
+            a = self.rvalue(e.left, ctx, BoolT())
+            b = self.rvalue(e.right, ctx, BoolT())
+            if a.const is not None and b.const is not None:
+                return self.const_val(fold_binary(op, a.const, b.const) or 0, BoolT())
+            return Val(
+                jexpr("and" if op == "&&" else "or", self.as_bool(a), self.as_bool(b)),
+                BoolT(),
+                True,
+            )
+        if op in ("&&&", ".."):
+            raise UnsupportedError(e.pos, f"{op!r} is only allowed in keysets")
+        sub_want = want if op not in ("==", "!=", "<", ">", "<=", ">=", "<<", ">>", "++") else None
+        a = self.rvalue(e.left, ctx, sub_want if not isinstance(sub_want, BoolT) else None)
+        b = self.rvalue(
+            e.right,
+            ctx,
+            None
+            if op in ("<<", ">>", "++")
+            else (
+                a.type
+                if not isinstance(a.type, InfInt)
+                else sub_want
+                if not isinstance(sub_want, BoolT)
+                else None
+            ),
+        )
+        if (
+            isinstance(a.type, InfInt)
+            and not isinstance(b.type, InfInt)
+            and op not in ("<<", ">>", "++")
+        ):
+            a = self.cvt(a, b.type, e.left.pos)
+        if op in ("<<", ">>"):
+            return self.shift(e, a, b, want)
+        if op == "++":
+            return self.concat(e, a, b)
+        t = a.type
+        if op in ("==", "!="):
+            if isinstance(t, BoolT) or isinstance(b.type, BoolT):
+                return Val(jexpr(op, self.as_data(a), self.as_data(b)), BoolT(), True)
+            self.same(a, b, e)
+            if a.const is not None and b.const is not None:
+                return self.const_val(fold_binary(op, a.const, b.const) or 0, BoolT())
+            return Val(jexpr(op, a.json, b.json), BoolT(), True)
+        self.same(a, b, e)
+        if op in ("<", ">", "<=", ">="):
+            if a.const is not None and b.const is not None:
+                return self.const_val(fold_binary(op, a.const, b.const) or 0, BoolT())
+            return Val(jexpr(op, a.json, b.json), BoolT(), True)
+        if a.const is not None and b.const is not None:
+            if op in ("|+|", "|-|"):
+                r = a.const + b.const if op == "|+|" else a.const - b.const
+                if isinstance(t, Bits):
+                    lo = -(1 << (t.width - 1)) if t.signed else 0
+                    hi = (1 << (t.width - 1)) - 1 if t.signed else mask(t.width)
+                    r = max(lo, min(hi, r))
+                return (
+                    self.const_val(r, t)
+                    if not isinstance(t, InfInt)
+                    else Val(jhex(r, 32), t, False, r)
+                )
+            r2 = fold_binary(op, a.const, b.const)
+            if r2 is None:
+                raise UnsupportedError(
+                    e.pos, f"cannot evaluate constant {op!r} (division by zero?)"
+                )
+            return (
+                self.const_val(r2, t)
+                if not isinstance(t, InfInt)
+                else Val(jhex(r2, 32), t, False, r2)
+            )
+        if not isinstance(t, Bits):
+            raise UnsupportedError(
+                e.pos, f"operator {op!r} needs bit<W> or int<W> operands, got {type_str(t)!r}"
+            )
+        if op in ("|+|", "|-|"):
+            inner = jexpr("+" if op == "|+|" else "-", a.json, b.json)
+            return Val(jexpr("sat_cast" if t.signed else "usat_cast", inner, jhex(t.width, 8)), t)
+        if op in ("/", "%"):
+            # BMv2 expressions have no division; p4c folds constants only
+            raise UnsupportedError(e.pos, f"unsupported {op!r} of run-time values on this target")
+        j = jexpr(op, a.json, b.json)
+        if op in ("+", "-", "*"):
+            j = self.fix(j, t)
+        return Val(j, t)
+
+    def same(self, a: Val, b: Val, e: ast.Binary) -> None:
+        """Check that two operands have the same type."""
+        if isinstance(a.type, InfInt) or isinstance(b.type, InfInt):
+            return
+        if a.type != b.type:
+            raise UnsupportedError(
+                e.pos,
+                f"operands of {e.op!r} have different types: "
+                f"{type_str(a.type)!r} and {type_str(b.type)!r}",
+            )
+
+    def shift(self, e: ast.Binary, a: Val, b: Val, want: Type | None) -> Val:
+        """Lower `<<` or `>>` (result masked or wrapped to the left operand's type)."""
+        t = a.type
+        if isinstance(t, InfInt):
+            if a.const is not None and b.const is not None:
+                r = fold_binary(e.op, a.const, b.const) or 0
+                return Val(jhex(r, 32), t, False, r)
+            if isinstance(want, Bits):
+                a = self.cvt(a, want, e.pos)
+                t = want
+            else:
+                raise UnsupportedError(e.pos, "shift of an unsized constant by a run-time amount")
+        if not isinstance(t, Bits):
+            raise UnsupportedError(
+                e.pos, f"shift needs a bit<W> or int<W> operand, got {type_str(t)!r}"
+            )
+        if isinstance(b.type, Bits) and b.type.signed:
+            raise UnsupportedError(e.pos, "shift amount must be unsigned")
+        if a.const is not None and b.const is not None:
+            return self.const_val(fold_binary(e.op, a.const, b.const) or 0, t)
+        bj = b.json if b.const is None else jhex(b.const, 8)
+        j = jexpr(e.op, a.json, bj)
+        if e.op == "<<" or t.signed:
+            j = self.fix(j, t)
+        return Val(j, t)
+
+    def concat(self, e: ast.Binary, a: Val, b: Val) -> Val:
+        """Lower `++`."""
+        ta, tb = a.type, b.type
+        if not isinstance(ta, Bits) or not isinstance(tb, Bits):
+            raise UnsupportedError(e.pos, "'++' needs bit<W> or int<W> operands with known widths")
+        t = Bits(ta.width + tb.width, ta.signed)
+        aj = a.json if not ta.signed else jexpr("&", a.json, jhex(mask(ta.width), ta.width))
+        bj = b.json if not tb.signed else jexpr("&", b.json, jhex(mask(tb.width), tb.width))
+        if a.const is not None and b.const is not None:
+            return self.const_val(
+                ((a.const & mask(ta.width)) << tb.width) | (b.const & mask(tb.width)), t
+            )
+        hi = jexpr("&", jexpr("<<", aj, jhex(tb.width, 8)), jhex(mask(t.width), t.width))
+        j = jexpr("|", hi, bj)
+        if t.signed:
+            j = jexpr("two_comp_mod", j, jhex(t.width, 8))
+        return Val(j, t)
+
+    # ============================================================ calls as values
+    def call_value(self, e: ast.Call, ctx: Ctx, want: Type | None) -> Val:
+        """Lower a call used as a value (isValid, register read, sizeInBits...)."""
+        f = e.func
+        if isinstance(f, ast.Member):
+            if f.name in ("minSizeInBits", "minSizeInBytes", "maxSizeInBits", "maxSizeInBytes"):
+                size_t = self.type_of_arg(f.expr, ctx)
+                bits = width_of(size_t)
+                size = bits if f.name.endswith("Bits") else (bits + 7) // 8
+                return Val(jhex(size, 32), InfInt(), False, size)
+            if f.name == "isValid":
+                b = self.place(f.expr, ctx)
+                match b:
+                    case PHeader(name=hn):
+                        return Val(
+                            jexpr("d2b", None, {"type": "field", "value": [hn, "$valid$"]}),
+                            BoolT(),
+                            True,
+                        )
+                    case PUnion(name=un):
+                        return Val(
+                            jexpr("valid_union", None, {"type": "header_union", "value": un}),
+                            BoolT(),
+                            True,
+                        )
+                raise UnsupportedError(e.pos, "isValid() needs a header or header union")
+            if f.name in ("hit", "miss") or (isinstance(f.expr, ast.Call)):
+                raise UnsupportedError(e.pos, "unsupported table apply result in this expression")
+            if f.name == "read":
+                obj = self.place(f.expr, ctx)
+                if isinstance(obj, PObj) and obj.kind == "extern" and obj.type is not None:
+                    if ctx.prims is None:
+                        raise UnsupportedError(e.pos, "register read outside a statement context")
+                    assert isinstance(obj.type, ExternT)
+                    vt = obj.type.args[0] if obj.type.args else Bits(32)
+                    tmp = self.temp(vt)
+                    idx = self.rvalue(e.args[0].expr, ctx, Bits(32))
+                    self.emit(
+                        ctx,
+                        "register_read",
+                        [
+                            {"type": "field", "value": ["scalars", tmp.name]},
+                            {"type": "register_array", "value": obj.name},
+                            self.idx_json(idx),
+                        ],
+                        e.pos,
+                    )
+                    return Val({"type": "field", "value": ["scalars", tmp.name]}, vt)
+            if f.name == "lookahead":
+                raise UnsupportedError(
+                    e.pos, "unsupported lookahead<T>() outside select or a local initializer"
+                )
+        if isinstance(f, ast.Name) and f.name in (
+            "sizeInBits",
+            "sizeInBytes",
+            "minSizeInBits",
+            "minSizeInBytes",
+        ):
+            a = e.args[0].expr
+            t = self.type_of_arg(a, ctx)
+            w = width_of(t)
+            return Val(
+                jhex(w if "Bits" in f.name else (w + 7) // 8, 32),
+                InfInt(),
+                False,
+                w if "Bits" in f.name else (w + 7) // 8,
+            )
+        if isinstance(f, ast.Name):
+            target = self.lookup(f.name, ctx, f.pos)
+            if isinstance(target, PObj) and isinstance(target.decl, ast.FunctionDecl):
+                return self.inline_function(target.decl, e.args, ctx, e.pos)
+        raise UnsupportedError(e.pos, "unsupported call in an expression")
+
+    def type_of_arg(self, a: ast.Expr, ctx: Ctx) -> Type:
+        """The type named or carried by a sizeInBits/sizeInBytes argument."""
+        if isinstance(a, ast.TypeExpr):
+            return self.fe.resolve(a.type)
+        p = self.place(a, ctx)
+        match p:
+            case PHeader(type=t) | PStruct(type=t):
+                return t
+            case PField(type=t):
+                return t
+            case PObj(kind="type", type=t) if t is not None:
+                return t
+            case PValue(val=v):
+                return v.type
+        raise UnsupportedError(a.pos, "cannot determine the size of this argument")
+
+    def idx_json(self, v: Val) -> J:
+        """An index or count operand (32-bit hexstr for constants)."""
+        if v.const is not None:
+            return jhex(v.const, 32)
+        return self.as_data(v)
+
+    # ============================================================ statements in actions

@@ -1,0 +1,306 @@
+"""Lowering pass 4: parser states, select keysets (ranges to value/mask
+pairs), checksum controls and the deparser.
+
+Imports `ast`, `frontend`, `diagnostics`, `ir` and `lower_stmt`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import Pos
+from p4lite.compiler.frontend import (
+    Bits,
+    BoolT,
+    width_of,
+)
+from p4lite.compiler.ir import (
+    Ctx,
+    J,
+    LState,
+    PField,
+    PHeader,
+    Place,
+    PObj,
+    PStack,
+    PStruct,
+    PUnion,
+    UnsupportedError,
+    Val,
+    hexstr,
+    jhex,
+    mask,
+    range_to_masks,
+)
+from p4lite.compiler.lower_stmt import StmtLowering
+
+logger = logging.getLogger(__name__)
+
+
+class ParserLowering(StmtLowering):
+    """Parser, checksum controls and deparser."""
+
+    def lower_parser(self, decl: ast.ParserDecl, scope: dict[str, Place]) -> None:
+        """Lower the parser's states."""
+        ctx = Ctx(dict(scope), in_parser=True)
+        self.pending_inits = []
+        for d in decl.locals:
+            self.control_local(d, ctx, decl.name)
+        inits = self.pending_inits
+        self.pending_inits = []
+        assert decl.states is not None
+        names = {s.name for s in decl.states}
+        for st in decl.states:
+            ops: list[J] = []
+            ctx.prims = ops
+            sctx = Ctx(dict(ctx.scope), in_parser=True, prims=ops)
+            if st.name == "start":
+                # parser-level variable initializers run on entry
+                for loc, init, ipos in inits:
+                    try:
+                        if isinstance(init, Val):
+                            self.assign(loc, None, sctx, ipos, init)
+                        else:
+                            self.assign(loc, init, sctx, ipos)
+                    except UnsupportedError as exc:
+                        self.sink.error(exc.pos, str(exc))
+            for s in st.stmts:
+                try:
+                    self.stmt(s, sctx)
+                except UnsupportedError as exc:
+                    self.sink.error(exc.pos, str(exc))
+            key: list[J] = []
+            trans: list[J] = []
+            tr = st.transition
+            if tr is None or tr.state is not None:
+                nxt = tr.state if tr is not None else "reject"
+                if nxt not in names and nxt not in ("accept", "reject"):
+                    self.sink.error(tr.pos if tr else st.pos, f"undeclared parser state {nxt!r}")
+                if nxt == "reject" and tr is not None:
+                    self.sink.warn(
+                        tr.pos, "Explicit transition to reject not supported on this target"
+                    )
+                trans.append(
+                    {
+                        "type": "default",
+                        "value": None,
+                        "mask": None,
+                        "next_state": None if nxt in ("accept", "reject") else nxt,
+                    }
+                )
+            else:
+                widths: list[int] = []
+                for ke in tr.select:
+                    j, w = self.select_key(ke, sctx)
+                    key.append(j)
+                    widths.append(w)
+                for case in tr.cases:
+                    nxt = case.state
+                    if nxt not in names and nxt not in ("accept", "reject"):
+                        self.sink.error(case.pos, f"undeclared parser state {nxt!r}")
+                    target = None if nxt in ("accept", "reject") else nxt
+                    try:
+                        trans.extend(self.keyset_transitions(case.keyset, widths, target, sctx))
+                    except UnsupportedError as exc:
+                        self.sink.error(exc.pos, str(exc))
+            self.out.states.append(LState(st.name, ops, key, trans))
+
+    def select_key(self, e: ast.Expr, ctx: Ctx) -> tuple[J, int]:
+        """One select key as a field (copied into a temporary when needed)."""
+        if (
+            isinstance(e, ast.Call)
+            and isinstance(e.func, ast.Member)
+            and e.func.name == "lookahead"
+        ):
+            self.check_packet_in(e, ctx, e.pos)
+            t = self.fe.resolve(e.type_args[0]) if e.type_args else Bits(8)
+            w = width_of(t)
+            tmp = self.temp(Bits(w))
+            assert ctx.prims is not None
+            ctx.prims.append(
+                {
+                    "parameters": [
+                        {"type": "field", "value": ["scalars", tmp.name]},
+                        {"type": "lookahead", "value": [0, w]},
+                    ],
+                    "op": "set",
+                }
+            )
+            return {"type": "field", "value": ["scalars", tmp.name]}, w
+        v = self.rvalue(e, ctx)
+        w = width_of(v.type)
+        if v.json.get("type") in ("field", "stack_field") and not v.boolish:
+            return v.json, w
+        tmp = self.temp(v.type)
+        self.assign(tmp, None, ctx, e.pos, v)
+        return {"type": "field", "value": ["scalars", tmp.name]}, max(w, 1)
+
+    def keyset_transitions(
+        self, ks: ast.Expr, widths: list[int], target: str | None, ctx: Ctx
+    ) -> list[J]:
+        """The transitions of one select case (ranges expand to masks)."""
+        items = list(ks.items) if isinstance(ks, ast.ListExpr) else [ks]
+        if len(items) == 1 and isinstance(items[0], ast.Default):
+            return [{"type": "default", "value": None, "mask": None, "next_state": target}]
+        if len(items) != len(widths):
+            raise UnsupportedError(
+                ks.pos, f"keyset has {len(items)} components, select has {len(widths)}"
+            )
+        # each component: list of (value, mask) alternatives (ranges expand to several)
+        comps: list[list[tuple[int, int]]] = []
+        for it, w in zip(items, widths, strict=True):
+            comps.append(self.keyset_component(it, w, ctx))
+        combos: list[tuple[int, int]] = [(0, 0)]
+        total_w = 0
+        for comp, w in zip(comps, widths, strict=True):
+            bw = ((w + 7) // 8) * 8
+            combos = [((v0 << bw) | v, (m0 << bw) | m) for v0, m0 in combos for v, m in comp]
+            total_w += bw
+        out: list[J] = []
+        all_exact = all(
+            m == mask(w) for comp, w in zip(comps, widths, strict=True) for _, m in comp
+        )
+        for v, m in combos:
+            out.append(
+                {
+                    "type": "hexstr",
+                    "value": hexstr(v, total_w),
+                    "mask": None if all_exact else hexstr(m, total_w),
+                    "next_state": target,
+                }
+            )
+        return out
+
+    def keyset_component(self, e: ast.Expr, w: int, ctx: Ctx) -> list[tuple[int, int]]:
+        """Value/mask pairs of one keyset component."""
+        full = mask(w)
+        match e:
+            case ast.Default():
+                return [(0, 0)]
+            case ast.Binary(op="&&&", left=l, right=r):
+                a = self.fe.const_int(l)
+                b = self.fe.const_int(r)
+                if a is None or b is None:
+                    raise UnsupportedError(e.pos, "mask keyset needs constants")
+                return [(a & b & full, b & full)]
+            case ast.Binary(op="..", left=l, right=r):
+                lo = self.fe.const_int(l)
+                hi = self.fe.const_int(r)
+                if lo is None or hi is None:
+                    raise UnsupportedError(e.pos, "range keyset needs constants")
+                return range_to_masks(lo & full, hi & full, w)
+        v = self.rvalue(e, ctx)
+        if v.const is None:
+            raise UnsupportedError(
+                e.pos, "unsupported non-constant keyset (value sets are not supported)"
+            )
+        return [(v.const & full, full)]
+
+    # ============================================================ checksums / deparser
+    def lower_checksums(self, decl: ast.ControlDecl, scope: dict[str, Place], verify: bool) -> None:
+        """Lower verify_checksum/update_checksum calls of a checksum control."""
+        ctx = Ctx(dict(scope))
+        assert decl.body is not None
+        for s in decl.body.stmts:
+            if isinstance(s, ast.Empty):
+                continue
+            if not (isinstance(s, ast.CallStmt) and isinstance(s.call.func, ast.Name)):
+                raise UnsupportedError(
+                    s.pos,
+                    "unsupported statement in a checksum control "
+                    "(only verify_checksum/update_checksum calls)",
+                )
+            name = s.call.func.name
+            want = "verify_checksum" if verify else "update_checksum"
+            if name not in (want, want + "_with_payload"):
+                raise UnsupportedError(s.pos, f"unsupported call {name!r} in a checksum control")
+            args = [a.expr for a in s.call.args]
+            self.out.extern_calls = True
+            cond = self.rvalue(args[0], ctx, BoolT())
+            vals = self.field_list(args[1], ctx)
+            inputs: list[J] = []
+            for v in vals:
+                if v.const is not None and isinstance(v.type, Bits):
+                    # constants (e.g. pseudo-header zero bytes) keep their width
+                    inputs.append({**jhex(v.const, v.type.width), "bitwidth": v.type.width})
+                elif v.json.get("type") == "field":
+                    inputs.append(v.json)
+                else:
+                    raise UnsupportedError(s.pos, "checksum inputs must be fields or constants")
+            target = self.place(args[2], ctx)
+            if not isinstance(target, PField):
+                raise UnsupportedError(s.pos, "checksum target must be a field")
+            algo = self.enum_member(args[3], "HashAlgorithm", ctx)
+            frag = s.call.pos.text[s.call.pos.col - 1 :].strip()
+            if frag.endswith(";"):
+                frag = frag[:-1]
+            if not frag.endswith(")"):
+                frag = frag + " ..."
+            si = self.src(s.call.pos, frag)
+            if name.endswith("_with_payload"):
+                inputs = [*inputs, {"type": "payload", "value": None}]
+            calc = self.add_calc(algo, inputs, si)
+            ck: J = {"name": self.fresh("cksum"), "id": len(self.out.checksums)}
+            if si is not None:
+                ck["source_info"] = si
+            ck.update(
+                {
+                    "target": [target.hdr, target.name],
+                    "type": "generic",
+                    "calculation": calc,
+                    "verify": verify,
+                    "update": not verify,
+                    "if_cond": self.as_bool(cond)
+                    if cond.const is None
+                    else {"type": "bool", "value": bool(cond.const)},
+                }
+            )
+            self.out.checksums.append(ck)
+
+    def lower_deparser(self, decl: ast.ControlDecl, scope: dict[str, Place]) -> None:
+        """Lower the deparser's emit calls into the emit order."""
+        ctx = Ctx(dict(scope))
+        self.out.deparser_pos = decl.pos
+        assert decl.body is not None
+        self._deparse_block(decl.body, ctx)
+
+    def _deparse_block(self, b: ast.Block, ctx: Ctx) -> None:
+        for s in b.stmts:
+            match s:
+                case ast.Block():
+                    self._deparse_block(s, ctx)
+                case ast.Empty():
+                    pass
+                case ast.CallStmt(
+                    call=ast.Call(func=ast.Member(expr=recv, name="emit"), args=args)
+                ):
+                    target = self.place(recv, ctx)
+                    if not (isinstance(target, PObj) and target.kind == "packet"):
+                        raise UnsupportedError(s.pos, "emit() must be called on the packet_out")
+                    if len(args) != 1:
+                        raise UnsupportedError(s.pos, "emit() takes one argument")
+                    p = self.place(args[0].expr, ctx)
+                    self.out.deparser.extend(self._emit_order(p, s.pos))
+                case _:
+                    raise UnsupportedError(
+                        s.pos, "unsupported statement in the deparser (only emit calls)"
+                    )
+
+    def _emit_order(self, p: Place, pos: Pos) -> list[str]:
+        match p:
+            case PHeader(name=n):
+                return [n]
+            case PStack(name=n, type=st):
+                return [f"{n}[{k}]" for k in range(st.size)]
+            case PUnion(members=m):
+                return [h.name for h in m.values()]
+            case PStruct(members=m):
+                out: list[str] = []
+                for sub in m.values():
+                    if not isinstance(sub, PField):
+                        out.extend(self._emit_order(sub, pos))
+                return out
+        raise UnsupportedError(pos, "emit needs a header, stack, union or struct of headers")
+
+    # ============================================================ controls

@@ -1,0 +1,891 @@
+"""Lowering pass 3: statements, action-call inlining with copy-in/copy-out,
+predication of `if`/`return` inside actions, v1model externs, local
+declarations and extern instances.
+
+Imports `ast`, `frontend`, `diagnostics`, `ir` and `lower_expr`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import Pos
+from p4lite.compiler.frontend import (
+    Bits,
+    BoolT,
+    EnumT,
+    ErrorT,
+    ExternT,
+    InfInt,
+    StructT,
+    VoidT,
+    width_of,
+)
+from p4lite.compiler.ir import (
+    HASH_ALGOS,
+    Ctx,
+    J,
+    LExtern,
+    PField,
+    PHeader,
+    Place,
+    PObj,
+    PStack,
+    PStruct,
+    PValue,
+    UnsupportedError,
+    Val,
+    expr_text,
+    jexpr,
+    jhex,
+    mask,
+)
+from p4lite.compiler.lower_expr import ExprLowering
+
+logger = logging.getLogger(__name__)
+
+
+class StmtLowering(ExprLowering):
+    """Statements and actions to BMv2 primitives."""
+
+    def assign(
+        self, dst: Place, src: ast.Expr | None, ctx: Ctx, pos: Pos, val: Val | None = None
+    ) -> None:
+        """Assign src (or a lowered val) to dst, honouring the action guard."""
+        setop = "set" if ctx.in_parser else "assign"
+        match dst:
+            case PField(hdr=h, name=n, type=t):
+                v = (
+                    val
+                    if val is not None
+                    else self.rvalue(src, ctx, t)
+                    if src is not None
+                    else None
+                )
+                assert v is not None
+                v = (
+                    self.cvt(v, t, pos)
+                    if not isinstance(v.type, InfInt) or v.const is not None
+                    else v
+                )
+                j = self.as_data(v) if isinstance(t, BoolT) else v.json
+                if v.boolish and not isinstance(t, BoolT):
+                    j = self.as_data(v)
+                target = {"type": "field", "value": [h, n]}
+                if ctx.guard is not None:
+                    j = {
+                        "type": "expression",
+                        "value": {"op": "?", "left": j, "right": target, "cond": ctx.guard},
+                    }
+                self.emit(ctx, setop, [target, j], pos)
+            case PHeader(name=hn, type=ht):
+                if src is None:
+                    raise UnsupportedError(pos, "unsupported header assignment")
+                if isinstance(src, ast.ListExpr):
+                    self.emit_guarded_header(ctx, "add_header", hn, pos)
+                    for (fname, ft), item in zip(ht.fields, src.items, strict=False):
+                        self.assign(PField(hn, fname, ft), item, ctx, pos)
+                    return
+                sp = self.place(src, ctx)
+                if not isinstance(sp, PHeader):
+                    raise UnsupportedError(pos, f"cannot assign this value to header {hn!r}")
+                self.emit(
+                    ctx,
+                    "assign_header",
+                    [{"type": "header", "value": hn}, {"type": "header", "value": sp.name}],
+                    pos,
+                )
+            case PStruct(type=st, members=m):
+                if src is None:
+                    raise UnsupportedError(pos, "unsupported struct assignment")
+                if isinstance(src, ast.ListExpr):
+                    names = src.names or tuple(n for n, _ in st.fields)
+                    for n, item in zip(names, src.items, strict=False):
+                        if n not in m:
+                            raise UnsupportedError(
+                                item.pos, f"struct {st.name!r} has no field {n!r}"
+                            )
+                        self.assign(m[n], item, ctx, pos)
+                    return
+                sp = self.place(src, ctx)
+                if not isinstance(sp, PStruct) or sp.type != st:
+                    raise UnsupportedError(
+                        pos, f"cannot assign this value to a struct of type {st.name!r}"
+                    )
+                self.copy_struct(m, sp.members, ctx, pos)
+            case _:
+                raise UnsupportedError(pos, "unsupported assignment target")
+
+    def copy_struct(self, dst: dict[str, Place], src: dict[str, Place], ctx: Ctx, pos: Pos) -> None:
+        """Copy a flattened struct member by member."""
+        for n, d in dst.items():
+            s = src[n]
+            match (d, s):
+                case (PField(), PField()):
+                    self.assign(d, None, ctx, pos, self.read_place(s, pos))
+                case (PHeader(), PHeader()):
+                    self.emit(
+                        ctx,
+                        "assign_header",
+                        [{"type": "header", "value": d.name}, {"type": "header", "value": s.name}],
+                        pos,
+                    )
+                case (PStruct(), PStruct()):
+                    self.copy_struct(d.members, s.members, ctx, pos)
+                case _:
+                    raise UnsupportedError(pos, "unsupported struct copy member")
+
+    def emit_guarded_header(self, ctx: Ctx, op: str, hn: str, pos: Pos) -> None:
+        """Emit add_header/remove_header (wrapped as 'primitive' in parsers)."""
+        params = [{"type": "header", "value": hn}]
+        if ctx.in_parser:
+            assert ctx.prims is not None
+            ctx.prims.append({"parameters": [{"op": op, "parameters": params}], "op": "primitive"})
+            return
+        self.emit(ctx, op, params, pos)
+
+    def stmt(self, s: ast.Stmt, ctx: Ctx) -> None:
+        """Lower a statement inside an action body (or a straight-line group)."""
+        match s:
+            case ast.Assign(lhs=lhs, rhs=rhs):
+                if isinstance(lhs, ast.Slice):
+                    self.slice_assign(lhs, rhs, ctx, s.pos)
+                    return
+                dst = self.place(lhs, ctx)
+                if isinstance(dst, PValue):
+                    raise UnsupportedError(
+                        lhs.pos,
+                        f"cannot assign to {expr_text(lhs)!r}: not an l-value "
+                        "(a constant, an action parameter or an 'in' parameter)",
+                    )
+                if (
+                    isinstance(rhs, ast.Call)
+                    and isinstance(rhs.func, ast.Member)
+                    and rhs.func.name == "lookahead"
+                    and ctx.in_parser
+                ):
+                    self.lookahead_assign(dst, rhs, ctx, s.pos)
+                    return
+                self.assign(dst, rhs, ctx, s.pos)
+            case ast.VarDecl(type=ty, name=n, init=init, is_const=is_const):
+                t = self.fe.resolve(ty)
+                if is_const and init is not None:
+                    v = self.rvalue(init, ctx, t)
+                    ctx.scope[n] = PValue(v)
+                    return
+                loc = self.local(t, n, s.pos)
+                ctx.scope[n] = loc
+                if init is not None:
+                    if (
+                        isinstance(init, ast.Call)
+                        and isinstance(init.func, ast.Member)
+                        and init.func.name == "lookahead"
+                        and ctx.in_parser
+                    ):
+                        self.lookahead_assign(loc, init, ctx, s.pos)
+                    else:
+                        self.assign(loc, init, ctx, s.pos)
+            case ast.CallStmt(call=c):
+                self.call_stmt(c, ctx)
+            case ast.Block(stmts=stmts):
+                saved = dict(ctx.scope)
+                for x in stmts:
+                    self.stmt(x, ctx)
+                # '$' entries carry an action's early-return state out of the block
+                ctx.scope = saved | {
+                    k: v for k, v in ctx.scope.items() if k in saved or k.startswith("$")
+                }
+            case ast.Empty():
+                pass
+            case ast.If(cond=c, then=then, other=other) if ctx.in_action:
+                cv = self.rvalue(c, ctx, BoolT())
+                if cv.const is not None:
+                    branch = then if cv.const else other
+                    if branch is not None:
+                        self.stmt(branch, ctx)
+                    return
+                flag = self.new_scalar("cond", 1)
+                self.assign(flag, None, ctx, s.pos, Val(self.as_data(cv), Bits(1)))
+                fj = jexpr("d2b", None, {"type": "field", "value": ["scalars", flag.name]})
+                outer = ctx.guard
+                ctx.guard = fj if outer is None else jexpr("and", outer, fj)
+                self.stmt(then, ctx)
+                ret_then = ctx.guard is None
+                ctx.guard = outer
+                if other is not None:
+                    nj = jexpr("not", None, fj)
+                    ctx.guard = nj if outer is None else jexpr("and", outer, nj)
+                    self.stmt(other, ctx)
+                    ctx.guard = outer
+                del ret_then
+            case ast.Return(value=value) if ctx.in_action:
+                if value is not None:
+                    result = ctx.scope.get("$result")
+                    if not isinstance(result, PField):
+                        raise UnsupportedError(s.pos, "'return' with a value outside a function")
+                    self.assign(result, value, ctx, s.pos)
+                self.action_return(ctx, s.pos)
+            case ast.Exit() if ctx.in_action:
+                self.emit(ctx, "exit", [], s.pos)
+                # BMv2 finishes the action after 'exit': guard the rest of it
+                self.action_return(ctx, s.pos, "$exited", "$exitguard")
+            case _:
+                raise UnsupportedError(s.pos, f"unsupported statement {type(s).__name__} here")
+
+    def action_return(
+        self, ctx: Ctx, pos: Pos, flag_key: str = "$returned", guard_key: str = "$retguard"
+    ) -> None:
+        """Lower `return` inside an action by guarding what follows."""
+        # a return under guard g disables every later statement of the action:
+        # fold it into the enclosing guard by recording the returned flag
+        flag = ctx.scope.get(flag_key)
+        if not isinstance(flag, PField):
+            flag = self.new_scalar("hasReturned", 1)
+            ctx.scope[flag_key] = flag
+            assert ctx.prims is not None
+            # the flag is cleared first; jump targets move down by one
+            for prim in ctx.prims:
+                if prim["op"] == "_jump_if_zero":
+                    target = prim["parameters"][1]
+                    target["value"] = hex(int(target["value"], 16) + 1)
+            ctx.prims.insert(
+                0,
+                {
+                    "op": "assign",
+                    "parameters": [
+                        {"type": "field", "value": ["scalars", flag.name]},
+                        {"type": "hexstr", "value": "0x00"},
+                    ],
+                },
+            )
+        self.assign(flag, None, ctx, pos, self.const_val(1, Bits(1)))
+        ctx.scope[guard_key] = PValue(
+            Val(
+                jexpr(
+                    "not",
+                    None,
+                    jexpr("d2b", None, {"type": "field", "value": ["scalars", flag.name]}),
+                ),
+                BoolT(),
+                True,
+            )
+        )
+
+    def slice_assign(self, lhs: ast.Slice, rhs: ast.Expr, ctx: Ctx, pos: Pos) -> None:
+        """Lower an assignment to a slice as a read-modify-write."""
+        dst = self.place(lhs.expr, ctx)
+        if not isinstance(dst, PField) or not isinstance(dst.type, Bits):
+            raise UnsupportedError(lhs.pos, "unsupported slice assignment target")
+        h = self.fe.const_int(lhs.hi)
+        lo = self.fe.const_int(lhs.lo)
+        if h is None or lo is None or h < lo or h >= dst.type.width:
+            raise UnsupportedError(lhs.pos, "slice bounds must be constants within the field")
+        w = h - lo + 1
+        v = self.rvalue(rhs, ctx, Bits(w))
+        fw = dst.type.width
+        m = mask(w) << lo
+        cur = {"type": "field", "value": [dst.hdr, dst.name]}
+        keep = jexpr("&", cur, jhex(mask(fw) ^ m, fw))
+        new = jexpr("&", jexpr("<<", v.json, jhex(lo, 8)), jhex(m, fw))
+        self.assign(dst, None, ctx, pos, Val(jexpr("|", keep, new), dst.type))
+
+    def check_packet_in(self, call: ast.Call, ctx: Ctx, pos: Pos) -> None:
+        """Check that a lookahead call is made on the packet_in."""
+        assert isinstance(call.func, ast.Member)
+        recv = self.place(call.func.expr, ctx)
+        if not (isinstance(recv, PObj) and recv.kind == "packet"):
+            raise UnsupportedError(pos, f"{call.func.name}() must be called on the packet_in")
+
+    def lookahead_assign(self, dst: Place, call: ast.Call, ctx: Ctx, pos: Pos) -> None:
+        """Lower `x = pkt.lookahead<T>()` in a parser state."""
+        self.check_packet_in(call, ctx, pos)
+        t = self.fe.resolve(call.type_args[0]) if call.type_args else None
+        if t is None:
+            raise UnsupportedError(pos, "lookahead needs a type argument")
+        w = width_of(t)
+        tmp = self.temp(Bits(w))
+        assert ctx.prims is not None
+        ctx.prims.append(
+            {
+                "parameters": [
+                    {"type": "field", "value": ["scalars", tmp.name]},
+                    {"type": "lookahead", "value": [0, w]},
+                ],
+                "op": "set",
+            }
+        )
+        src = {"type": "field", "value": ["scalars", tmp.name]}
+        match dst:
+            case PField():
+                self.assign(dst, None, ctx, pos, Val(src, dst.type))
+            case PHeader(name=hn, type=ht):
+                self.emit_guarded_header(ctx, "add_header", hn, pos)
+                off = w
+                for fname, ft in ht.fields:
+                    fw = width_of(ft)
+                    off -= fw
+                    j = jexpr(
+                        "&", jexpr(">>", src, jhex(off, 8)) if off else src, jhex(mask(fw), fw)
+                    )
+                    self.assign(PField(hn, fname, ft), None, ctx, pos, Val(j, ft))
+            case _:
+                raise UnsupportedError(pos, "unsupported lookahead target")
+
+    def call_stmt(self, c: ast.Call, ctx: Ctx) -> None:
+        """Lower a call statement (methods, actions, extern functions)."""
+        f = c.func
+        pos = c.pos
+        if isinstance(f, ast.Member):
+            obj = self.place(f.expr, ctx)
+            m = f.name
+            match obj:
+                case PHeader(name=hn) if m in ("setValid", "setInvalid"):
+                    self.emit_guarded_header(
+                        ctx, "add_header" if m == "setValid" else "remove_header", hn, pos
+                    )
+                    return
+                case PStack(name=sn) if m in ("push_front", "pop_front"):
+                    n = self.rvalue(c.args[0].expr, ctx)
+                    if n.const is None:
+                        raise UnsupportedError(pos, f"{m} needs a constant count")
+                    self.emit(
+                        ctx,
+                        "push" if m == "push_front" else "pop",
+                        [{"type": "header_stack", "value": sn}, jhex(n.const, 32)],
+                        pos,
+                    )
+                    return
+                case PObj(kind="packet") if m == "extract" and ctx.in_parser:
+                    self.extract(c, ctx)
+                    return
+                case PObj(kind="packet") if m == "advance" and ctx.in_parser:
+                    n = self.rvalue(c.args[0].expr, ctx, Bits(32))
+                    if n.const is not None:
+                        arg = jhex(n.const, 32)
+                    else:
+                        tmp = self.temp(Bits(32))
+                        self.assign(tmp, None, ctx, pos, n)
+                        arg = {"type": "field", "value": ["scalars", tmp.name]}
+                    assert ctx.prims is not None
+                    ctx.prims.append({"parameters": [arg], "op": "advance"})
+                    return
+                case PObj(kind="extern"):
+                    self.extern_method(obj, m, c, ctx)
+                    return
+                case PObj(kind="table") if m == "apply":
+                    raise UnsupportedError(pos, "unsupported table apply inside an action")
+            raise UnsupportedError(pos, f"unsupported method call {m!r}")
+        if isinstance(f, ast.Name):
+            p = self.lookup(f.name, ctx, f.pos)
+            match p:
+                case PObj(kind="action", decl=decl, name=fq):
+                    if not ctx.in_action and not ctx.in_parser:
+                        # p4c keeps a parameter-less copy of a directly called action
+                        self.out.direct_actions.append((fq, decl))
+                    self.inline_action(decl, c.args, ctx, pos)
+                    return
+                case PObj(kind="function", name=fname):
+                    self.extern_function(fname, c, ctx)
+                    return
+                case PObj(kind="p4function", decl=fdecl):
+                    self.inline_function(fdecl, c.args, ctx, pos)
+                    return
+        raise UnsupportedError(pos, "unsupported call")
+
+    def inline_function(
+        self, decl: ast.FunctionDecl, args: tuple[ast.Arg, ...], ctx: Ctx, pos: Pos
+    ) -> Val:
+        """Inline a P4 function call; its `return` values go to a temporary."""
+        if ctx.prims is None:
+            raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")
+        ret_t = self.fe.resolve(decl.ret)
+        result = None if isinstance(ret_t, VoidT) else self.temp(ret_t)
+        self.inline_action(decl, args, ctx, pos, result)
+        if result is None:
+            return Val({"type": "bool", "value": False}, ret_t, True, 0)
+        return Val({"type": "field", "value": ["scalars", result.name]}, ret_t)
+
+    def inline_action(
+        self,
+        decl: ast.ActionDecl | ast.FunctionDecl,
+        args: tuple[ast.Arg, ...],
+        ctx: Ctx,
+        pos: Pos,
+        result: PField | None = None,
+    ) -> None:
+        """Inline an action call: in-arguments copied, out/inout bound by reference."""
+        scope = dict(ctx.scope)
+        for k in ("$returned", "$retguard", "$result"):
+            scope.pop(k, None)
+        if result is not None:
+            scope["$result"] = result
+        ordered = self.bind_args(decl.params, args, pos)
+        for p, a in zip(decl.params, ordered, strict=True):
+            t = self.fe.resolve(p.type)
+            if a is None:
+                raise UnsupportedError(
+                    pos, f"missing argument for parameter {p.name!r} of action {decl.name!r}"
+                )
+            if p.direction in ("out", "inout"):
+                scope[p.name] = self.place(a, ctx)
+                continue
+            v = self.rvalue(a, ctx, t)
+            if v.const is None and v.json.get("type") not in ("runtime_data",):
+                tmp = self.temp(t)
+                self.assign(tmp, None, ctx, pos, v)
+                v = Val({"type": "field", "value": ["scalars", tmp.name]}, t)
+            scope[p.name] = PValue(v)
+        sub = Ctx(scope, True, ctx.in_parser, ctx.prims, ctx.guard, ctx.control)
+        self.action_body(decl.body, sub)
+        # an exit inside the callee also ends the caller
+        for key in ("$exited", "$exitguard"):
+            if key in sub.scope:
+                ctx.scope[key] = sub.scope[key]
+
+    def action_body(self, body: ast.Block, ctx: Ctx) -> None:
+        """Lower an action body, applying the early-return guard to each statement."""
+        for s in body.stmts:
+            self.guarded_stmt(s, ctx)
+
+    def guarded_stmt(self, s: ast.Stmt, ctx: Ctx) -> None:
+        """Lower a statement under the current guard and any return/exit guard."""
+        outer = ctx.guard
+        guard = outer
+        for key in ("$retguard", "$exitguard"):
+            g = ctx.scope.get(key)
+            if isinstance(g, PValue):
+                guard = g.val.json if guard is None else jexpr("and", guard, g.val.json)
+        ctx.guard = guard
+        try:
+            self.stmt(s, ctx)
+        finally:
+            ctx.guard = outer
+
+    @staticmethod
+    def bind_args(
+        params: tuple[ast.Param, ...], args: tuple[ast.Arg, ...], pos: Pos
+    ) -> list[ast.Expr | None]:
+        """Arguments in parameter order (named arguments and defaults resolved)."""
+        out: list[ast.Expr | None] = [None] * len(params)
+        names = [p.name for p in params]
+        for i, a in enumerate(args):
+            if a.name is not None:
+                if a.name not in names:
+                    raise UnsupportedError(a.pos, f"no parameter named {a.name!r}")
+                out[names.index(a.name)] = a.expr
+            elif i < len(out):
+                out[i] = a.expr
+            else:
+                raise UnsupportedError(a.pos, f"too many arguments: expected {len(params)}")
+        for i, p in enumerate(params):
+            if out[i] is None and p.default is not None:
+                out[i] = p.default
+        return out
+
+    # ============================================================ externs
+    def field_list(self, e: ast.Expr, ctx: Ctx) -> list[Val]:
+        """Flatten a list/struct/header argument into field values."""
+        if isinstance(e, ast.ListExpr):
+            out: list[Val] = []
+            for it in e.items:
+                out.extend(self.field_list(it, ctx))
+            return out
+        p = self.place(e, ctx)
+        return self.flatten_place(p, e.pos)
+
+    def flatten_place(self, p: Place, pos: Pos) -> list[Val]:
+        """The scalar values of a header, struct or field, in order."""
+        match p:
+            case PHeader(name=hn, type=ht):
+                return [Val({"type": "field", "value": [hn, n]}, t) for n, t in ht.fields]
+            case PStruct(members=m):
+                out: list[Val] = []
+                for sub in m.values():
+                    out.extend(self.flatten_place(sub, pos))
+                return out
+            case PField() | PValue():
+                return [self.read_place(p, pos)]
+        raise UnsupportedError(pos, "unsupported field list element")
+
+    def fields_as_json(self, vals: list[Val], ctx: Ctx, pos: Pos) -> list[J]:
+        """Field operands for a list, copying non-fields into temporaries."""
+        out: list[J] = []
+        for v in vals:
+            if v.json.get("type") == "field" and not v.boolish:
+                out.append(v.json)
+            else:
+                t = v.type if not isinstance(v.type, InfInt) else Bits(32)
+                tmp = self.temp(t)
+                self.assign(tmp, None, ctx, pos, v)
+                out.append({"type": "field", "value": ["scalars", tmp.name]})
+        return out
+
+    def enum_member(self, e: ast.Expr, enum: str, ctx: Ctx) -> str:
+        """The member name of a constant `Enum.member` argument."""
+        if isinstance(e, ast.Member) and isinstance(e.expr, ast.Name) and e.expr.name == enum:
+            et = self.env.types.get(enum)
+            if isinstance(et, EnumT) and e.name not in et.members:
+                raise UnsupportedError(
+                    e.pos, f"{e.name!r} is not a member of {enum}: expected one of {et.members!r}"
+                )
+            return e.name
+        raise UnsupportedError(e.pos, f"expected a constant {enum} member")
+
+    def extern_function(self, name: str, c: ast.Call, ctx: Ctx) -> None:
+        """Lower a call of a v1model or core extern function."""
+        args = [a.expr for a in c.args]
+        pos = c.pos
+        if not ctx.in_parser:
+            self.out.extern_calls = True
+        match name:
+            case "mark_to_drop":
+                p = self.place(args[0], ctx)
+                if not isinstance(p, PHeader):
+                    raise UnsupportedError(pos, "mark_to_drop expects standard_metadata")
+                self.emit(ctx, "mark_to_drop", [{"type": "header", "value": p.name}], pos)
+            case "verify" if ctx.in_parser:
+                cond = self.rvalue(args[0], ctx, BoolT())
+                err = self.rvalue(args[1], ctx, ErrorT())
+                tmp = self.new_scalar("tmp", 1)
+                self.assign(tmp, None, ctx, pos, Val(self.as_data(cond), Bits(1)))
+                assert ctx.prims is not None
+                verify_cond = jexpr("d2b", None, {"type": "field", "value": ["scalars", tmp.name]})
+                ctx.prims.append(
+                    {
+                        "parameters": [
+                            verify_cond,
+                            {"type": "hexstr", "value": hex(err.const or 0)},
+                        ],
+                        "op": "verify",
+                    }
+                )
+            case "hash":
+                dst = self.place(args[0], ctx)
+                if not isinstance(dst, PField) or not isinstance(dst.type, Bits):
+                    raise UnsupportedError(pos, "hash result must be a bit<W> field")
+                algo = self.enum_member(args[1], "HashAlgorithm", ctx)
+                base = self.rvalue(args[2], ctx)
+                maxv = self.rvalue(args[4], ctx)
+                bt = base.type if isinstance(base.type, Bits) else Bits(dst.type.width)
+                mt = maxv.type if isinstance(maxv.type, Bits) else Bits(dst.type.width)
+                inputs = self.fields_as_json(self.field_list(args[3], ctx), ctx, pos)
+                calc = self.add_calc(algo, inputs, None)
+                bj = jhex(base.const, bt.width) if base.const is not None else base.json
+                mj = jhex(maxv.const, mt.width * 2) if maxv.const is not None else maxv.json
+                if maxv.const is not None:
+                    mj = jhex(maxv.const, mt.width)
+                self.emit(
+                    ctx,
+                    "modify_field_with_hash_based_offset",
+                    [
+                        {"type": "field", "value": [dst.hdr, dst.name]},
+                        bj,
+                        {"type": "calculation", "value": calc},
+                        mj,
+                    ],
+                    pos,
+                )
+            case "clone" | "clone_preserving_field_list" | "clone3":
+                ctype = self.enum_member(args[0], "CloneType", ctx)
+                sess = self.rvalue(args[1], ctx, Bits(32))
+                fl = 0
+                if name == "clone_preserving_field_list":
+                    idx = self.rvalue(args[2], ctx, Bits(8))
+                    fl = self.field_list_for_index(idx.const or 0, ctx)
+                elif name == "clone3":
+                    fl = self.field_list_of_data(args[2], ctx)
+                else:
+                    fl = self.empty_field_list()
+                op = (
+                    "clone_ingress_pkt_to_egress"
+                    if ctype == "I2E"
+                    else "clone_egress_pkt_to_egress"
+                )
+                self.emit(ctx, op, [self.idx_json(sess), {"type": "hexstr", "value": hex(fl)}], pos)
+            case "resubmit_preserving_field_list" | "recirculate_preserving_field_list":
+                idx = self.rvalue(args[0], ctx, Bits(8))
+                fl = self.field_list_for_index(idx.const or 0, ctx)
+                self.emit(
+                    ctx,
+                    "resubmit" if name.startswith("resubmit") else "recirculate",
+                    [{"type": "hexstr", "value": hex(fl)}],
+                    pos,
+                )
+            case "resubmit" | "recirculate":
+                fl = self.field_list_of_data(args[0], ctx) if args else self.empty_field_list()
+                self.emit(ctx, name, [{"type": "hexstr", "value": hex(fl)}], pos)
+            case "truncate":
+                n = self.rvalue(args[0], ctx, Bits(32))
+                self.emit(ctx, "truncate", [self.idx_json(n)], pos)
+            case "digest":
+                recv = self.rvalue(args[0], ctx, Bits(32))
+                t_name = c.type_args[0].name if c.type_args else ""
+                if not t_name:
+                    data_place = self.place(args[1], ctx)
+                    if isinstance(data_place, PStruct):
+                        t_name = data_place.type.name
+                vals = self.field_list(args[1], ctx)
+                fields = self.fields_as_json(vals, ctx, pos)
+                lid = len(self.out.learn_lists) + 1
+                lname = t_name or f"digest_{lid}"
+                self.out.learn_lists.append({"id": lid, "name": lname, "elements": fields})
+                st = self.env.types.get(t_name)
+                if isinstance(st, StructT):
+                    self.out.digests.append((lname, lid, [(n, width_of(t)) for n, t in st.fields]))
+                else:
+                    self.out.digests.append(
+                        (lname, lid, [(f"f{i}", width_of(v.type)) for i, v in enumerate(vals)])
+                    )
+                self.emit(
+                    ctx,
+                    "generate_digest",
+                    [self.idx_json(recv), {"type": "hexstr", "value": hex(lid)}],
+                    pos,
+                )
+            case "random":
+                dst = self.place(args[0], ctx)
+                if not isinstance(dst, PField) or not isinstance(dst.type, Bits):
+                    raise UnsupportedError(pos, "random result must be a bit<W> field")
+                lo = self.rvalue(args[1], ctx, dst.type)
+                hi = self.rvalue(args[2], ctx, dst.type)
+                self.emit(
+                    ctx,
+                    "modify_field_rng_uniform",
+                    [{"type": "field", "value": [dst.hdr, dst.name]}, lo.json, hi.json],
+                    pos,
+                )
+            case "log_msg":
+                msg = args[0]
+                if not isinstance(msg, ast.StrLit):
+                    raise UnsupportedError(pos, "log_msg needs a string literal")
+                vals = self.field_list(args[1], ctx) if len(args) > 1 else []
+                params: list[J] = [{"type": "string", "value": msg.value}]
+                params.append({"type": "parameters_vector", "value": [v.json for v in vals]})
+                self.emit(ctx, "log_msg", params, pos)
+            case "assert" | "assume":
+                cond = self.rvalue(args[0], ctx, BoolT())
+                self.emit(ctx, name, [jexpr("b2d", None, self.as_bool(cond))], pos)
+            case (
+                "verify_checksum"
+                | "update_checksum"
+                | "verify_checksum_with_payload"
+                | "update_checksum_with_payload"
+            ):
+                raise UnsupportedError(pos, f"{name} is only supported in the checksum controls")
+            case _:
+                raise UnsupportedError(pos, f"unsupported extern function {name!r}")
+
+    def field_list_of_data(self, e: ast.Expr, ctx: Ctx) -> int:
+        """A field list of the fields named by a struct or list argument."""
+        elems: list[J] = []
+        for v in self.field_list(e, ctx):
+            if v.json.get("type") != "field":
+                raise UnsupportedError(e.pos, "the preserved data must name fields")
+            elems.append(v.json)
+        fid = len(self.out.field_lists) + 1
+        self.out.field_lists.append({"id": fid, "name": self.fresh("fl"), "elements": elems})
+        return fid
+
+    def empty_field_list(self) -> int:
+        """A new empty field list (plain clone)."""
+        fid = len(self.out.field_lists) + 1
+        self.out.field_lists.append({"id": fid, "name": self.fresh("fl"), "elements": []})
+        return fid
+
+    def field_list_for_index(self, index: int, ctx: Ctx) -> int:
+        """The field list of the metadata fields tagged @field_list(index)."""
+        if index in self.field_list_ids:
+            return self.field_list_ids[index]
+        elems: list[J] = []
+        meta = self.out_meta
+        if isinstance(meta, PStruct):
+            for fname, p in meta.members.items():
+                ft = meta.type
+                annos = self.field_annos(ft.name, fname)
+                for an in annos:
+                    if an.name == "field_list" and any(
+                        isinstance(x, ast.IntLit) and x.value == index for x in an.args
+                    ):
+                        elems.extend(v.json for v in self.flatten_place(p, Pos("", 0, 0)))
+        fid = len(self.out.field_lists) + 1
+        self.out.field_lists.append({"id": fid, "name": f"field_list{index}", "elements": elems})
+        self.field_list_ids[index] = fid
+        return fid
+
+    def field_annos(self, struct_name: str, fname: str) -> tuple[ast.Annotation, ...]:
+        """Annotations of field fname of struct struct_name."""
+        for d in self.env.decl_order:
+            if isinstance(d, ast.StructLike) and d.name == struct_name:
+                for f in d.fields:
+                    if f.name == fname:
+                        return f.annotations
+        return ()
+
+    def add_calc(self, algo: str, inputs: list[J], si: J | None) -> str:
+        """A new calculation (hash or checksum) over inputs."""
+        if algo not in HASH_ALGOS:
+            raise UnsupportedError(Pos("", 0, 0), f"unsupported hash algorithm {algo!r}")
+        name = self.fresh("calc")
+        calc: J = {"name": name, "id": len(self.out.calculations)}
+        if si is not None:
+            calc["source_info"] = si
+        calc["algo"] = HASH_ALGOS[algo]
+        calc["input"] = inputs
+        self.out.calculations.append(calc)
+        return name
+
+    def extern_method(self, obj: PObj, m: str, c: ast.Call, ctx: Ctx) -> None:
+        """Lower a method call on an extern instance."""
+        args = [a.expr for a in c.args]
+        pos = c.pos
+        et = obj.type
+        assert isinstance(et, ExternT)
+        match (et.name, m):
+            case ("register", "write"):
+                vt = et.args[0] if et.args else Bits(32)
+                idx = self.rvalue(args[0], ctx, Bits(32))
+                val = self.rvalue(args[1], ctx, vt)
+                self.emit(
+                    ctx,
+                    "register_write",
+                    [
+                        {"type": "register_array", "value": obj.name},
+                        self.idx_json(idx),
+                        self.as_data(val) if val.const is None else jhex(val.const, width_of(vt)),
+                    ],
+                    pos,
+                )
+            case ("register", "read"):
+                dst = self.place(args[0], ctx)
+                if not isinstance(dst, PField):
+                    raise UnsupportedError(pos, "register read needs a field destination")
+                idx = self.rvalue(args[1], ctx, Bits(32))
+                self.emit(
+                    ctx,
+                    "register_read",
+                    [
+                        {"type": "field", "value": [dst.hdr, dst.name]},
+                        {"type": "register_array", "value": obj.name},
+                        self.idx_json(idx),
+                    ],
+                    pos,
+                )
+            case ("counter", "count"):
+                idx = self.rvalue(args[0], ctx, Bits(32))
+                self.emit(
+                    ctx,
+                    "count",
+                    [{"type": "counter_array", "value": obj.name}, self.idx_json(idx)],
+                    pos,
+                )
+            case ("direct_counter", "count"):
+                pass
+            case ("meter", "execute_meter"):
+                idx = self.rvalue(args[0], ctx, Bits(32))
+                dst = self.place(args[1], ctx)
+                if not isinstance(dst, PField):
+                    raise UnsupportedError(pos, "meter result needs a field destination")
+                self.emit(
+                    ctx,
+                    "execute_meter",
+                    [
+                        {"type": "meter_array", "value": obj.name},
+                        self.idx_json(idx),
+                        {"type": "field", "value": [dst.hdr, dst.name]},
+                    ],
+                    pos,
+                )
+            case ("direct_meter", "read"):
+                dst = self.place(args[0], ctx)
+                if not isinstance(dst, PField):
+                    raise UnsupportedError(pos, "direct meter result needs a field destination")
+                ext = next((x for x in self.out.externs if x.name == obj.name), None)
+                if ext is not None:
+                    ext.selector = {"type": "field", "value": [dst.hdr, dst.name]}
+            case _:
+                raise UnsupportedError(pos, f"unsupported method {et.name}.{m}")
+
+    # ============================================================ parser
+    def extract(self, c: ast.Call, ctx: Ctx) -> None:
+        """Lower `pkt.extract(h)` (a header or a stack's next element)."""
+        if len(c.args) != 1:
+            raise UnsupportedError(c.pos, "unsupported extract with a variable-size header")
+        p = self.place(c.args[0].expr, ctx)
+        assert ctx.prims is not None
+        match p:
+            case PHeader(name=hn):
+                ctx.prims.append(
+                    {"parameters": [{"type": "regular", "value": hn}], "op": "extract"}
+                )
+            case PObj(kind="stack_next", name=sn):
+                ctx.prims.append({"parameters": [{"type": "stack", "value": sn}], "op": "extract"})
+            case _:
+                raise UnsupportedError(c.pos, "extract needs a header or a stack's .next")
+
+    def control_local(self, d: ast.Decl, ctx: Ctx, prefix: str) -> None:
+        """Declare one local of a control or parser."""
+        match d:
+            case ast.VarDecl(is_const=True, name=n, type=ty, init=init):
+                t = self.fe.resolve(ty)
+                if init is None:
+                    raise UnsupportedError(d.pos, f"constant {n!r} needs a value")
+                ctx.scope[n] = PValue(self.rvalue(init, ctx, t))
+            case ast.VarDecl(name=n, type=ty, init=init):
+                t = self.fe.resolve(ty)
+                loc = self.local(t, n, d.pos)
+                ctx.scope[n] = loc
+                if init is not None:
+                    self.pending_inits.append((loc, init, d.pos))
+            case ast.Instance():
+                self.instance(d, ctx, prefix)
+            case ast.ActionDecl(name=n):
+                ctx.scope[n] = PObj("action", f"{prefix}.{n}", d)
+            case ast.TableDecl(name=n):
+                ctx.scope[n] = PObj("table", f"{prefix}.{n}", d)
+            case ast.ValueSetDecl():
+                raise UnsupportedError(d.pos, "unsupported value_set")
+            case _:
+                raise UnsupportedError(d.pos, f"unsupported local declaration {type(d).__name__}")
+
+    def instance(self, d: ast.Instance, ctx: Ctx, prefix: str) -> None:
+        """Declare an extern or sub-control instance."""
+        ty = d.type
+        t = self.fe.resolve(ty)
+        fq = f"{prefix}.{d.name}"
+        renamed = ast.annotation_str(d.annotations, "name")
+        if renamed is not None:
+            # @name(".x") is global, @name("x") replaces the local name
+            fq = renamed[1:] if renamed.startswith(".") else f"{prefix}.{renamed}"
+        tname = ty.name
+        if tname in self.env.controls:
+            ctx.scope[d.name] = PObj("control", fq, self.env.controls[tname])
+            return
+        if not isinstance(t, ExternT):
+            raise UnsupportedError(d.pos, f"unsupported instantiation of {tname!r}")
+        args = [a.expr for a in d.args]
+        ext = LExtern(t.name, fq, d.pos, annotations=d.annotations)
+        match t.name:
+            case "register":
+                ext.size = self.fe.const_int(args[0]) or 0
+                ext.width = width_of(t.args[0]) if t.args else 32
+            case "counter":
+                ext.size = self.fe.const_int(args[0]) or 0
+                ext.counter_type = self.enum_member(args[1], "CounterType", ctx)
+            case "direct_counter":
+                ext.counter_type = self.enum_member(args[0], "CounterType", ctx)
+            case "meter":
+                ext.size = self.fe.const_int(args[0]) or 0
+                ext.mtype = self.enum_member(args[1], "MeterType", ctx)
+            case "direct_meter":
+                ext.mtype = self.enum_member(args[0], "MeterType", ctx)
+            case "action_profile":
+                ext.size = self.fe.const_int(args[0]) or 0
+            case "action_selector":
+                ext.mtype = self.enum_member(args[0], "HashAlgorithm", ctx)
+                ext.size = self.fe.const_int(args[1]) or 0
+                ext.width = self.fe.const_int(args[2]) or 0
+            case _:
+                raise UnsupportedError(d.pos, f"unsupported extern instance of type {t.name!r}")
+        self.out.externs.append(ext)
+        ctx.scope[d.name] = PObj("extern", fq, ext, t)

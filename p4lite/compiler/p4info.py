@@ -1,0 +1,352 @@
+"""P4Info back end: the lowered program as a p4.config.v1 P4Info message.
+
+Imports `midend` (IR), `ast` (annotations) and the p4runtime protos. Ids are
+p4c's: (resource prefix << 24) | (Jenkins one-at-a-time hash of the fully
+qualified name & 0xffffff), probing upwards on a collision, unless @id says
+otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from google.protobuf import json_format, text_format
+from p4.config.v1 import p4info_pb2
+
+from p4lite.compiler import ast
+from p4lite.compiler.ir import LAction, LExtern, Lowered, LTable
+
+logger = logging.getLogger(__name__)
+
+PREFIX = {
+    "action": 0x01,
+    "table": 0x02,
+    "value_set": 0x03,
+    "controller_header": 0x04,
+    "action_profile": 0x11,
+    "counter": 0x12,
+    "direct_counter": 0x13,
+    "meter": 0x14,
+    "direct_meter": 0x15,
+    "register": 0x16,
+    "digest": 0x17,
+}
+
+_MATCH = {
+    "exact": p4info_pb2.MatchField.EXACT,
+    "lpm": p4info_pb2.MatchField.LPM,
+    "ternary": p4info_pb2.MatchField.TERNARY,
+    "range": p4info_pb2.MatchField.RANGE,
+    "optional": p4info_pb2.MatchField.OPTIONAL,
+}
+
+_UNIT = {
+    "packets": p4info_pb2.CounterSpec.PACKETS,
+    "bytes": p4info_pb2.CounterSpec.BYTES,
+    "packets_and_bytes": p4info_pb2.CounterSpec.BOTH,
+}
+
+_METER_UNIT = {"packets": p4info_pb2.MeterSpec.PACKETS, "bytes": p4info_pb2.MeterSpec.BYTES}
+
+# annotations p4c consumes instead of copying into the P4Info
+_CONSUMED = frozenset(
+    {
+        "name",
+        "id",
+        "hidden",
+        "brief",
+        "description",
+        "field_list",
+        "defaultonly",
+        "tableonly",
+        "controller_header",
+    }
+)
+
+
+def jenkins_hash(name: str) -> int:
+    """Bob Jenkins' one-at-a-time hash (32 bits) of the UTF-8 name."""
+    h = 0
+    for b in name.encode("utf-8"):
+        h = (h + b) & 0xFFFFFFFF
+        h = (h + (h << 10)) & 0xFFFFFFFF
+        h ^= h >> 6
+    h = (h + (h << 3)) & 0xFFFFFFFF
+    h ^= h >> 11
+    return (h + (h << 15)) & 0xFFFFFFFF
+
+
+class IdAllocator:
+    """p4c's id assignment: explicit @id first, then hashed names with probing."""
+
+    def __init__(self) -> None:
+        self.used: set[int] = set()
+
+    def reserve(self, value: int) -> None:
+        """Mark an explicit @id as taken."""
+        self.used.add(value)
+
+    def assign(self, kind: str, name: str) -> int:
+        """The id of `name` as resource `kind`."""
+        prefix = PREFIX[kind] << 24
+        low = jenkins_hash(name) & 0xFFFFFF
+        while prefix | low in self.used:
+            low = (low + 1) & 0xFFFFFF
+        ident = prefix | low
+        self.used.add(ident)
+        return ident
+
+
+def _render_annotation(a: ast.Annotation) -> str:
+    if not a.args:
+        return f"@{a.name}"
+    parts: list[str] = []
+    for x in a.args:
+        match x:
+            case ast.StrLit(value=v):
+                parts.append('"' + v.replace('"', '\\"') + '"')
+            case ast.IntLit(value=v):
+                parts.append(str(v))
+            case ast.Name(name=n):
+                parts.append(n)
+            case _:
+                parts.append("?")
+    return f"@{a.name}({', '.join(parts)})"
+
+
+def _fill_preamble(
+    pre: p4info_pb2.Preamble, ident: int, name: str, alias: str, annos: tuple[ast.Annotation, ...]
+) -> None:
+    pre.id = ident
+    pre.name = name
+    pre.alias = alias
+    for a in annos:
+        if a.name == "brief" and a.args and isinstance(a.args[0], ast.StrLit):
+            pre.doc.brief = a.args[0].value
+        elif a.name == "description" and a.args and isinstance(a.args[0], ast.StrLit):
+            pre.doc.description = a.args[0].value
+        elif a.name not in _CONSUMED:
+            pre.annotations.append(_render_annotation(a))
+
+
+def _aliases(names: list[str]) -> dict[str, str]:
+    """Shortest dotted suffix of each name that no other name shares."""
+    out: dict[str, str] = {}
+    for n in names:
+        parts = n.split(".")
+        for k in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-k:])
+            clash = any(o != n and (o == suffix or o.endswith("." + suffix)) for o in names)
+            if not clash:
+                out[n] = suffix
+                break
+        else:
+            out[n] = n
+    return out
+
+
+def _explicit_id(annos: tuple[ast.Annotation, ...]) -> int | None:
+    a = ast.annotation(annos, "id")
+    if a and a.args and isinstance(a.args[0], ast.IntLit):
+        return a.args[0].value
+    return None
+
+
+def build(low: Lowered) -> p4info_pb2.P4Info:
+    """Build the P4Info message."""
+    info = p4info_pb2.P4Info()
+    info.pkg_info.arch = "v1model"
+    ids = IdAllocator()
+    tables: list[LTable] = [
+        t
+        for pl in low.pipelines
+        for t in pl.tables
+        if not t.hidden and ast.annotation(t.annotations, "hidden") is None
+    ]
+    seen: set[str] = set()
+    actions: list[LAction] = []
+    for a in low.actions:
+        if a.hidden or (
+            ast.annotation(a.annotations, "hidden") is not None
+            and not any(a is ref for t in tables for ref, _ in t.action_refs)
+        ):
+            continue
+        if a.name not in seen:
+            seen.add(a.name)
+            actions.append(a)
+    for fq, decl in low.direct_actions:
+        if fq not in seen:
+            seen.add(fq)
+            actions.append(LAction(fq, -1, [], [], pos=decl.pos, annotations=decl.annotations))
+    actions.sort(key=_decl_order)
+    tables.sort(key=lambda t: _decl_order_pos(t.pos))
+    externs: list[LExtern] = list(low.externs)
+    all_names = [t.name for t in tables] + [a.name for a in actions] + [e.name for e in externs]
+    all_names += [d[0] for d in low.digests]
+    alias = _aliases(all_names)
+    # explicit ids are reserved before any hashed id is handed out
+    explicit: dict[tuple[str, str], int] = {}
+    for kind, name, annos in (
+        [("table", t.name, t.annotations) for t in tables]
+        + [("action", a.name, a.annotations) for a in actions]
+        + [(e.kind, e.name, e.annotations) for e in externs]
+    ):
+        v = _explicit_id(annos)
+        if v is not None:
+            ident = (PREFIX.get(_kind(kind), 0) << 24) | v if v < (1 << 24) else v
+            explicit[(kind, name)] = ident
+            ids.reserve(ident)
+
+    def get_id(kind: str, name: str) -> int:
+        """The id of a P4Info entity (explicit @id first)."""
+        if (kind, name) in explicit:
+            return explicit[(kind, name)]
+        return ids.assign(_kind(kind), name)
+
+    table_ids = {t.name: get_id("table", t.name) for t in tables}
+    action_ids = {a.name: get_id("action", a.name) for a in actions}
+    extern_ids = {e.name: get_id(e.kind, e.name) for e in externs}
+    for t in tables:
+        pt = info.tables.add()
+        _fill_preamble(pt.preamble, table_ids[t.name], t.name, alias[t.name], t.annotations)
+        for i, k in enumerate(t.keys, start=1):
+            mf = pt.match_fields.add()
+            mf.id = i
+            mf.name = k.name
+            mf.bitwidth = k.width
+            mf.match_type = _MATCH[k.p4_match]
+        for act, annos in t.action_refs:
+            if act.name not in action_ids:
+                continue
+            ar = pt.action_refs.add()
+            ar.id = action_ids[act.name]
+            for an in annos:
+                if an.name in ("defaultonly", "tableonly"):
+                    ar.annotations.append(_render_annotation(an))
+                    ar.scope = (
+                        p4info_pb2.ActionRef.DEFAULT_ONLY
+                        if an.name == "defaultonly"
+                        else p4info_pb2.ActionRef.TABLE_ONLY
+                    )
+                elif an.name not in _CONSUMED:
+                    ar.annotations.append(_render_annotation(an))
+        if t.default is not None and t.default[2] and t.default[0].name in action_ids:
+            pt.const_default_action_id = action_ids[t.default[0].name]
+        if t.implementation is not None:
+            pt.implementation_id = extern_ids[t.implementation]
+        for e in externs:
+            if e.direct_table == t.name and e.kind in ("direct_counter", "direct_meter"):
+                pt.direct_resource_ids.append(extern_ids[e.name])
+        pt.size = t.size
+        if t.idle_timeout:
+            pt.idle_timeout_behavior = p4info_pb2.Table.NOTIFY_CONTROL
+        if t.const_entries:
+            pt.is_const_table = True
+        if t.has_entries:
+            pt.has_initial_entries = True
+    for a in actions:
+        pa = info.actions.add()
+        _fill_preamble(pa.preamble, action_ids[a.name], a.name, alias[a.name], a.annotations)
+        for i, (pname, w) in enumerate(a.params, start=1):
+            pp = pa.params.add()
+            pp.id = i
+            pp.name = pname
+            pp.bitwidth = w
+    for e in externs:
+        eid = extern_ids[e.name]
+        match e.kind:
+            case "action_profile" | "action_selector":
+                ap = info.action_profiles.add()
+                _fill_preamble(ap.preamble, eid, e.name, alias[e.name], e.annotations)
+                for t in tables:
+                    if t.implementation == e.name:
+                        ap.table_ids.append(table_ids[t.name])
+                if e.kind == "action_selector":
+                    ap.with_selector = True
+                ap.size = e.size
+            case "counter":
+                c = info.counters.add()
+                _fill_preamble(c.preamble, eid, e.name, alias[e.name], e.annotations)
+                c.spec.unit = _UNIT[e.counter_type]
+                c.size = e.size
+            case "direct_counter":
+                dc = info.direct_counters.add()
+                _fill_preamble(dc.preamble, eid, e.name, alias[e.name], e.annotations)
+                dc.spec.unit = _UNIT[e.counter_type]
+                if e.direct_table in table_ids:
+                    dc.direct_table_id = table_ids[e.direct_table]
+            case "meter":
+                m = info.meters.add()
+                _fill_preamble(m.preamble, eid, e.name, alias[e.name], e.annotations)
+                m.spec.unit = _METER_UNIT[e.mtype]
+                m.size = e.size
+            case "direct_meter":
+                dm = info.direct_meters.add()
+                _fill_preamble(dm.preamble, eid, e.name, alias[e.name], e.annotations)
+                dm.spec.unit = _METER_UNIT[e.mtype]
+                if e.direct_table in table_ids:
+                    dm.direct_table_id = table_ids[e.direct_table]
+            case "register":
+                r = info.registers.add()
+                _fill_preamble(r.preamble, eid, e.name, alias[e.name], e.annotations)
+                r.type_spec.bitstring.bit.bitwidth = e.width
+                r.size = e.size
+    for dname, _lid, fields in low.digests:
+        if any(d.preamble.name == dname for d in info.digests):
+            continue
+        d = info.digests.add()
+        _fill_preamble(d.preamble, ids.assign("digest", dname), dname, alias[dname], ())
+        d.type_spec.struct.name = dname
+        st = info.type_info.structs[dname]
+        for fname, w in fields:
+            mem = st.members.add()
+            mem.name = fname
+            mem.type_spec.bitstring.bit.bitwidth = w
+    for ename, base_w, members in low.serializable_enums:
+        se = info.type_info.serializable_enums[ename]
+        se.underlying_type.bitwidth = base_w
+        for mname, val in members:
+            mm = se.members.add()
+            mm.name = mname
+            mm.value = (val & ((1 << base_w) - 1)).to_bytes((base_w + 7) // 8, "big")
+    for hname, annos, fields in low.controller_headers:
+        cpm = info.controller_packet_metadata.add()
+        _fill_preamble(cpm.preamble, ids.assign("controller_header", hname), hname, hname, annos)
+        cpm.preamble.annotations.insert(0, f'@controller_header("{hname}")')
+        for i, (fname, w) in enumerate(fields, start=1):
+            md = cpm.metadata.add()
+            md.id = i
+            md.name = fname
+            md.bitwidth = w
+    if tables or actions or externs or low.digests or low.extern_calls:
+        info.type_info.SetInParent()
+    return info
+
+
+def _decl_order_pos(pos: object) -> tuple[int, int, int]:
+    line = getattr(pos, "line", 0)
+    col = getattr(pos, "col", 0)
+    builtin = str(getattr(pos, "file", "")).startswith("/usr/local/share")
+    return (0 if builtin else 1, line, col)
+
+
+def _decl_order(a: LAction) -> tuple[int, int, int]:
+    return _decl_order_pos(a.pos)
+
+
+def _kind(kind: str) -> str:
+    return {"action_selector": "action_profile"}.get(kind, kind)
+
+
+def serialize(info: p4info_pb2.P4Info, fmt: str) -> bytes:
+    """P4Info in 'text', 'json' or 'binary' form."""
+    match fmt:
+        case "text":
+            header = (
+                "# proto-file: p4/config/v1/p4info.proto\n# proto-message: p4.config.v1.P4Info\n\n"
+            )
+            return (header + text_format.MessageToString(info)).encode()
+        case "json":
+            return json_format.MessageToJson(info).encode()
+        case _:
+            return info.SerializeToString()

@@ -1,0 +1,113 @@
+"""Front end and checks: golden diagnostics for bad programs, constants, types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import CompileError, Pos, Sink
+from p4lite.compiler.driver import Result
+from p4lite.compiler.frontend import Bits, FrontEnd, wrap
+
+Compile = Callable[[str], Result]
+
+
+def errors_of(compile_text: Compile, text: str) -> list[str]:
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    return [d.render() for d in exc.value.diagnostics]
+
+
+def test_undeclared_name_golden(compile_text: Compile, program: Callable[..., str]) -> None:
+    errs = errors_of(compile_text, program("        hdr.h.a = nope;"))
+    assert errs == [
+        "prog.p4:10:19: error: undeclared name 'nope'\n        hdr.h.a = nope;\n                  ^"
+    ]
+
+
+def test_width_mismatch_golden(compile_text: Compile, program: Callable[..., str]) -> None:
+    errs = errors_of(compile_text, program("        hdr.h.c = hdr.h.a;"))
+    assert errs == [
+        "prog.p4:10:19: error: type mismatch: expected 'bit<16>', got 'bit<8>'\n"
+        "        hdr.h.c = hdr.h.a;\n"
+        "                  ^"
+    ]
+
+
+def test_mixed_operand_types_are_rejected(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    errs = errors_of(compile_text, program("        hdr.h.a = hdr.h.a + hdr.h.c;"))
+    assert len(errs) == 1
+    assert errs[0].startswith(
+        "prog.p4:10:29: error: type mismatch: expected 'bit<8>', got 'bit<16>'"
+    )
+
+
+def test_unsupported_construct_golden(compile_text: Compile, program: Callable[..., str]) -> None:
+    errs = errors_of(compile_text, program("        varbit<8> v;"))
+    assert errs == ["prog.p4:10:9: error: unsupported type varbit\n        varbit<8> v;\n        ^"]
+
+
+def test_errors_of_one_phase_are_reported_together(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    body = "        hdr.h.a = x1;\n        hdr.h.b = x2;\n        hdr.q.a = 1;"
+    errs = errors_of(compile_text, program(body))
+    assert [e.split(": error: ")[0] for e in errs] == [
+        "prog.p4:10:19",
+        "prog.p4:11:19",
+        "prog.p4:12:9",
+    ]
+    assert "has no field 'q'" in errs[2]
+
+
+def test_implicit_widening_of_literals_but_not_of_fields(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    ok = compile_text(program("        hdr.h.c = 300;\n        hdr.h.a = 8w3 + 1;"))
+    assert ok.json["actions"]
+    errs = errors_of(compile_text, program("        bool b = hdr.h.a;"))
+    assert "expected 'bool', got 'bit<8>'" in errs[0]
+
+
+def test_missing_main_is_an_error(compile_text: Compile) -> None:
+    errs = errors_of(compile_text, "#include <core.p4>\nheader h_t { bit<8> a; }\n")
+    assert errs == ["<program>:0:0: error: program has no 'main' package instance"]
+
+
+def test_constant_folding_and_typedefs() -> None:
+    sink = Sink()
+    fe = FrontEnd(sink)
+    p = Pos("t.p4", 1, 1)
+    fe.declare(
+        ast.VarDecl(p, ast.TypeRef(p, "bit", width=ast.IntLit(p, 8)), "K", ast.IntLit(p, 300), True)
+    )
+    fe.declare(ast.TypedefDecl(p, ast.TypeRef(p, "bit", width=ast.Name(p, "K")), "wide_t"))
+    assert fe.env.consts["K"] == (Bits(8), 44)
+    assert fe.env.types["wide_t"] == Bits(44)
+    shifted = ast.Binary(p, "<<", ast.Name(p, "K"), ast.IntLit(p, 2))
+    assert fe.const_int(shifted) == 176
+    assert not sink.errors
+
+
+def test_wrap_to_signed_and_unsigned() -> None:
+    assert wrap(-1, Bits(8)) == 255
+    assert wrap(128, Bits(8, True)) == -128
+    assert wrap(0x1FF, Bits(8)) == 0xFF
+
+
+def test_redeclaration_is_an_error(compile_text: Compile, program: Callable[..., str]) -> None:
+    errs = errors_of(compile_text, program("", decls="header h_t { bit<8> z; }\n"))
+    assert errs[0].startswith("prog.p4:6:8: error: re-declaration of 'h_t'")
+
+
+def test_assigning_an_in_parameter_is_an_error(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    decls = "control Sub(in bit<8> k) { apply { k = 1; } }\n"
+    errs = errors_of(compile_text, program("        s.apply(hdr.h.a);", decls, "    Sub() s;"))
+    assert len(errs) == 1
+    assert "cannot assign to 'k': not an l-value" in errs[0]
