@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[3]
 RUN_ELSEWHERE = {
     "make test": ".ci/run",
     "make run": "tests/mininet/test_make_run.py",
+    "make run SCENARIO=check": "tests/mininet/test_make_run.py",
+    "make models": "tests/mininet/test_make_run.py",  # make run depends on it
 }
 
 
@@ -39,6 +41,14 @@ RUN_HERE = {
     ".venv/bin/dinctl --help",
     ".venv/bin/p4lite-p4c --help",
     ".venv/bin/p4lite-switch --help",
+    ".venv/bin/din-node --help",
+    ".venv/bin/p4lite-p4c tests/conformance/programs/table_lpm.p4 -o build/table_lpm.json "
+    "--p4runtime-files build/table_lpm.p4info.txtpb",
+    ".venv/bin/python -m p4lite.switch.stf build/table_lpm.json "
+    "tests/conformance/programs/table_lpm.stf",
+    ".venv/bin/dinctl train mlp --seed 0 --out build/models/digits-mlp.npz",
+    ".venv/bin/dinctl evaluate build/models/digits-mlp.npz",
+    ".venv/bin/dinctl info build/models/digits-mlp.npz",
 }
 
 
@@ -124,7 +134,7 @@ def test_make_run_with_a_switch_that_cannot_start_says_so_plainly(tmp_path: Path
     assert not (logs / "launcher.pids").exists()
 
 
-@pytest.mark.parametrize("tool", ["dinctl", "p4lite-p4c", "p4lite-switch"])
+@pytest.mark.parametrize("tool", ["dinctl", "p4lite-p4c", "p4lite-switch", "din-node"])
 def test_tool_help(tool: str) -> None:
     result = subprocess.run(
         [str(REPO / ".venv/bin" / tool), "--help"], capture_output=True, text=True, check=False
@@ -136,3 +146,42 @@ def test_tool_help(tool: str) -> None:
 def test_python_is_the_venv() -> None:
     # The README's commands use .venv/bin; the tests run inside that same venv.
     assert Path(sys.prefix).resolve() == (REPO / ".venv").resolve()
+
+
+def _run_in(folder: Path, command: str) -> subprocess.CompletedProcess[str]:
+    """Run a README command as written, from a folder laid out like the repository."""
+    return subprocess.run(
+        command.split(), cwd=folder, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def _checkout_like(tmp_path: Path) -> Path:
+    # The commands write into build/; run them in a folder that links to the
+    # repository's inputs so that the real build/ is left alone.
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    for name in (".venv", "tests", "p4src"):
+        (folder / name).symlink_to(REPO / name)
+    return folder
+
+
+def test_compile_and_stf_commands(tmp_path: Path) -> None:
+    folder = _checkout_like(tmp_path)
+    (folder / "build").mkdir()
+    compile_cmd, stf_cmd = sorted(c for c in RUN_HERE if "table_lpm" in c)
+    compiled = _run_in(folder, compile_cmd)
+    assert compiled.returncode == 0, compiled.stderr
+    ran = _run_in(folder, stf_cmd)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_model_commands(tmp_path: Path) -> None:
+    folder = _checkout_like(tmp_path)
+    (folder / "build" / "models").mkdir(parents=True)
+    train, evaluate, info = (
+        next(c for c in RUN_HERE if f"dinctl {verb}" in c) for verb in ("train", "evaluate", "info")
+    )
+    for command in (train, evaluate, info):
+        result = _run_in(folder, command)
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+    assert '"name": "digits-mlp"' in result.stdout
