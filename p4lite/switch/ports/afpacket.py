@@ -9,6 +9,7 @@ standard library and `ports.base`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
@@ -24,10 +25,14 @@ PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
 PACKET_AUXDATA = 8
+PACKET_IGNORE_OUTGOING = 23
 TP_STATUS_VLAN_VALID = 1 << 4
 TP_STATUS_VLAN_TPID_VALID = 1 << 6
 ETH_P_8021Q = 0x8100
 _MAX_FRAME = 65536 + 64
+_SO_RCVBUFFORCE = 33
+# Small frames cost about 1 KiB each of receive buffer (skb overhead).
+_RCVBUF = 8 * 1024 * 1024
 # struct tpacket_auxdata: status, len, snaplen, mac, net, vlan_tci, vlan_tpid.
 _AUX = struct.Struct("=IIIHHHH")
 _AUX_SPACE = socket.CMSG_SPACE(_AUX.size)
@@ -56,7 +61,7 @@ class RawPort(Port):
             ifindex = socket.if_nametoindex(iface)
             mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
             sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
             # The kernel strips received VLAN tags into auxdata; libpcap (and so
             # BMv2) puts them back, and so do we.
             sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
@@ -64,6 +69,15 @@ class RawPort(Port):
         except OSError as exc:
             sock.close()
             raise PortError(f"interface {iface!r}: cannot bind a raw socket: {exc}") from exc
+        with contextlib.suppress(OSError):
+            # Without this every frame the switch sends is also queued on its own
+            # socket, costing a wake-up and a read each; the kernel (4.20+) then
+            # skips the copy. Older kernels still work through the check in recv.
+            sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        with contextlib.suppress(OSError):
+            # Beyond rmem_max when privileged (CAP_NET_ADMIN), so that bursts
+            # survive while the loop is busy; SO_RCVBUF above is the fallback.
+            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RCVBUF)
         self._sock = sock
         self._buf = bytearray(_MAX_FRAME)
         self._view = memoryview(self._buf)
@@ -73,18 +87,21 @@ class RawPort(Port):
         return self._sock.fileno()
 
     def recv(self) -> bytes | None:
-        """Next incoming frame; frames this host sent are skipped (None)."""
-        try:
-            size, ancdata, _flags, addr = self._sock.recvmsg_into([self._buf], _AUX_SPACE)
-        except BlockingIOError:
-            return None
-        except OSError as exc:
-            if exc.errno in (errno.ENODEV, errno.ENXIO):
-                raise PortError(f"interface {self.name!r} is gone: {exc}") from exc
-            logger.warning("port %s: receive failed: %s", self, exc)
-            return None
-        if addr[2] == PACKET_OUTGOING:
-            return None
+        """Next incoming frame, or None when none waits; frames this host sent are skipped."""
+        recvmsg_into = self._sock.recvmsg_into
+        buf = [self._buf]
+        while True:
+            try:
+                size, ancdata, _flags, addr = recvmsg_into(buf, _AUX_SPACE)
+            except BlockingIOError:
+                return None
+            except OSError as exc:
+                if exc.errno in (errno.ENODEV, errno.ENXIO):
+                    raise PortError(f"interface {self.name!r} is gone: {exc}") from exc
+                logger.warning("port %s: receive failed: %s", self, exc)
+                return None
+            if addr[2] != PACKET_OUTGOING:
+                break
         frame = bytes(self._view[:size])
         for level, kind, data in ancdata:
             if level == SOL_PACKET and kind == PACKET_AUXDATA and len(data) >= _AUX.size:

@@ -126,6 +126,9 @@ class DataPlane:
         sel.register(self._wake_r, selectors.EVENT_READ, None)
         for port in self.ports.values():
             sel.register(port.fileno(), selectors.EVENT_READ, port)
+        # Per-frame logging and capture need the general path; without them the
+        # burst runs in one tight loop (this thread is the switch's bottleneck).
+        burst = self._ingress_burst if not self._debug and self.pcap is None else self._burst
         try:
             while not self._stop.is_set():
                 timeout = None
@@ -137,11 +140,7 @@ class DataPlane:
                         self._drain_wake()
                         continue
                     try:
-                        for _ in range(_BURST):
-                            frame = port.recv()
-                            if frame is None:
-                                break
-                            self._ingress(port, frame)
+                        burst(port)
                     except PortError as exc:
                         # A vanished interface must not stop the other ports.
                         logger.error("data plane: port %s removed: %s", port, exc)
@@ -149,11 +148,67 @@ class DataPlane:
                 while self._pending:
                     number, frame = self._pending.popleft()
                     self._handle(number, frame)
-                self._release_delayed()
+                if self._delayed:
+                    self._release_delayed()
         except Exception:
             logger.exception("data plane: loop failed")
         finally:
             sel.close()
+
+    def _burst(self, port: Port) -> None:
+        for _ in range(_BURST):
+            frame = port.recv()
+            if frame is None:
+                break
+            self._ingress(port, frame)
+
+    def _ingress_burst(self, port: Port) -> None:
+        """Up to _BURST frames of `port` through the pipeline: `_ingress` without
+        logging or capture, with attribute look-ups and counters hoisted out of
+        the per-frame loop. The outcome for every frame is the same."""
+        stats = self.stats
+        process = self.process
+        ports = self.ports
+        delays = self.delays
+        tx = stats.per_port_tx
+        number = port.number
+        recv = port.recv
+        received = processed = sent = 0
+        try:
+            while received < _BURST:
+                frame = recv()
+                if frame is None:
+                    break
+                received += 1
+                try:
+                    outputs = process(number, frame)
+                    if type(outputs) is not list:
+                        outputs = list(outputs)
+                except Exception:
+                    # A malformed packet or an interpreter fault must not stop the switch.
+                    stats.errors += 1
+                    processed += 1
+                    logger.exception(
+                        "data plane: frame of %d bytes from port %d", len(frame), number
+                    )
+                    continue
+                for egress, out in outputs:
+                    out_port = ports.get(egress)
+                    # The CPU port is never in `ports`, so it takes the general path.
+                    if out_port is None or (delays and egress in delays):
+                        self._output(egress, out)
+                        continue
+                    sent += 1
+                    tx[egress] = tx.get(egress, 0) + 1
+                    out_port.send(out)
+                processed += 1
+        finally:
+            stats.received += received
+            stats.processed += processed
+            stats.sent += sent
+            if received:
+                rx = stats.per_port_rx
+                rx[number] = rx.get(number, 0) + received
 
     def _drain_wake(self) -> None:
         try:
@@ -174,7 +229,9 @@ class DataPlane:
 
     def _handle(self, number: int, frame: bytes) -> None:
         try:
-            outputs = list(self.process(number, frame))
+            outputs = self.process(number, frame)
+            if type(outputs) is not list:
+                outputs = list(outputs)
         except Exception:
             # A malformed packet or an interpreter fault must not stop the switch.
             self.stats.errors += 1
@@ -182,13 +239,16 @@ class DataPlane:
             logger.exception("data plane: frame of %d bytes from port %d", len(frame), number)
             return
         for egress, out in outputs:
-            delay = self.delays.get(egress)
-            if delay:
-                due = time.monotonic() + delay
-                heapq.heappush(self._delayed, (due, next(self._seq), egress, out))
-            else:
-                self._egress(egress, out)
+            self._output(egress, out)
         self.stats.processed += 1
+
+    def _output(self, egress: int, out: bytes) -> None:
+        delay = self.delays.get(egress) if self.delays else None
+        if delay:
+            due = time.monotonic() + delay
+            heapq.heappush(self._delayed, (due, next(self._seq), egress, out))
+        else:
+            self._egress(egress, out)
 
     def _release_delayed(self) -> None:
         now = time.monotonic()

@@ -129,6 +129,57 @@ def test_dataplane_survives_bad_frames(bridge) -> None:
     assert plane.stats.dropped_no_port == 1
 
 
+@pytest.fixture
+def fast_bridge():
+    """The `bridge` without capture: the loop's burst path (no per-frame logging or pcap)."""
+    ports = [MemoryPort(0), MemoryPort(1)]
+    to_cpu: list[bytes] = []
+
+    def process(port: int, frame: bytes) -> list[tuple[int, bytes]]:
+        if frame.startswith(b"\xee"):
+            raise ValueError("malformed on purpose")
+        if frame.startswith(b"\xcc"):
+            return [(9, frame)]
+        if frame.startswith(b"\xdd"):
+            return [(7, frame)]
+        if frame.startswith(b"\xaa"):
+            return [(0, frame), (1, frame)]
+        return [(1 - port if port in (0, 1) else 0, frame)]
+
+    plane = DataPlane(
+        ports, process, cpu_port=9, on_cpu_packet=to_cpu.append, delays={0: 0.2, 1: 0.0}
+    )
+    plane.start()
+    try:
+        yield plane, ports, to_cpu
+    finally:
+        plane.stop()
+
+
+def test_burst_path_forwards_delays_and_counts(fast_bridge) -> None:
+    plane, (p0, p1), to_cpu = fast_bridge
+    frames = [b"\x01" + i.to_bytes(2, "big") for i in range(300)]
+    for frame in frames:
+        p0.inject(frame)
+    assert p1.take_all(timeout=0.5) == frames
+    p1.inject(b"\x02late")
+    assert p0.take(timeout=0.01) is None  # port 0 delays by 200 ms
+    assert p0.take(timeout=5) == b"\x02late"
+    p1.inject(b"\xccto-cpu")
+    p1.inject(b"\xeebad")
+    p1.inject(b"\xddnowhere")
+    p1.inject(b"\xaaboth")
+    assert p1.take() == b"\xaaboth"
+    assert p0.take(timeout=5) == b"\xaaboth"
+    _wait(lambda: plane.stats.processed == 305)
+    stats = plane.stats
+    assert to_cpu == [b"\xccto-cpu"]
+    assert (stats.received, stats.sent, stats.to_cpu) == (305, 303, 1)
+    assert (stats.errors, stats.dropped_no_port) == (1, 1)
+    assert stats.per_port_rx == {0: 300, 1: 5}
+    assert stats.per_port_tx == {0: 2, 1: 301}
+
+
 def test_duplicate_and_cpu_port_numbers_are_refused() -> None:
     a, b = MemoryPort(1), MemoryPort(1, "other")
     try:
