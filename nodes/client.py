@@ -32,12 +32,10 @@ from controller.models import quant
 from controller.models.datasets import digits16
 from controller.models.errors import ModelError
 from controller.models.files import load_model
+from nodes.server import FLAG_BUSY, FLAG_IN_NETWORK
 from traffic import wire
 
 log = logging.getLogger(__name__)
-
-FLAG_NODE_ANSWER = 0x08
-FLAG_BUSY = 0x40
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +61,7 @@ class Report:
     agree_with_reference: int = 0
     by_instance: dict[str, int] = field(default_factory=dict)
     answered_by_switch: int = 0
+    started_in_network: int = 0
     latency_us_p50: float | None = None
     latency_us_p99: float | None = None
 
@@ -74,7 +73,8 @@ class Report:
             f"lost {self.sent - self.answered}",
             f"accuracy {self.correct}/{served}, agreement with the integer reference "
             f"{self.agree_with_reference}/{served}",
-            f"answered by switches: {self.answered_by_switch}; by instance: {self.by_instance}",
+            f"answered by switches: {self.answered_by_switch}; by instance: {self.by_instance}; "
+            f"first layers computed in the network: {self.started_in_network}",
         ]
         if self.latency_us_p50 is not None:
             lines.append(
@@ -169,6 +169,8 @@ def evaluate(
         latencies.append(answer.latency_us)
         report.correct += int(answer.result_class == labels[rid - 1])
         report.agree_with_reference += int(answer.result_class == reference[rid - 1])
+        if answer.flags & FLAG_IN_NETWORK:
+            report.started_in_network += 1
         if answer.flags & wire.FLAG_SWITCH_ANSWER:
             report.answered_by_switch += 1
         else:

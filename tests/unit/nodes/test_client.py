@@ -11,7 +11,7 @@ import pytest
 
 from controller.models import quant
 from nodes import client
-from nodes.server import NodeServer
+from nodes.server import FLAG_BUSY, FLAG_IN_NETWORK, FLAG_NODE, NodeServer
 
 
 def test_every_request_is_answered_as_the_integer_reference_says(
@@ -33,8 +33,8 @@ def test_every_request_is_answered_as_the_integer_reference_says(
 
 def test_evaluate_counts_busy_switch_answers_and_mistakes() -> None:
     answers = {
-        1: client.Answer(1, 100.0, 3, 9, client.FLAG_NODE_ANSWER, 2),
-        2: client.Answer(2, 300.0, 1, 0, client.FLAG_BUSY, 2),
+        1: client.Answer(1, 100.0, 3, 9, FLAG_NODE | FLAG_IN_NETWORK, 2),
+        2: client.Answer(2, 300.0, 1, 0, FLAG_BUSY, 2),
         3: client.Answer(3, 200.0, 0, 12, 0x01, 0),  # answered by a switch
     }
     labels = np.array([3, 1, 2, 0])
@@ -43,6 +43,7 @@ def test_evaluate_counts_busy_switch_answers_and_mistakes() -> None:
     assert (report.answered, report.busy, report.answered_by_switch) == (3, 1, 1)
     assert (report.correct, report.agree_with_reference) == (1, 2)
     assert report.by_instance == {"2": 1}
+    assert report.started_in_network == 1
     assert report.latency_us_p50 == 150.0
     assert "lost 1" in report.summary()
 
