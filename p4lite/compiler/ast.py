@@ -500,6 +500,7 @@ class ValueSetDecl:
     type: TypeRef
     size: Expr
     name: str
+    annotations: tuple[Annotation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

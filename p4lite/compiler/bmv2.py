@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from p4lite.compiler.ir import LAction, Lowered, LTable
+from p4lite.compiler.ir import LAction, Lowered, LTable, LValueSet
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,15 @@ def _table_json(t: LTable) -> J:
         }
     if t.entries:
         out["entries"] = [{k: v for k, v in e.items() if v is not None} for e in t.entries]
+    return out
+
+
+def _vset_json(i: int, vs: LValueSet) -> J:
+    out: J = {"name": vs.name, "id": i}
+    si = _src(vs.pos, vs.name.split(".")[-1])
+    if si is not None:
+        out["source_info"] = si
+    out["compressed_bitwidth"] = vs.bitwidth
     return out
 
 
@@ -276,7 +285,7 @@ def to_json(low: Lowered, program_name: str) -> J:
         "errors": [[n, v] for n, v in low.errors],
         "enums": [{"name": n, "entries": [list(x) for x in ents]} for n, ents in low.enums],
         "parsers": parsers,
-        "parse_vsets": [],
+        "parse_vsets": [_vset_json(i, vs) for i, vs in enumerate(low.value_sets)],
         "deparsers": [deparser],
         "meter_arrays": meters,
         "counter_arrays": counters,

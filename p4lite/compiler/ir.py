@@ -116,6 +116,40 @@ class PHeader:
 
 
 @dataclass(slots=True)
+class PDynHeader:
+    """A header stack element chosen by a run-time index: `hs[i]`."""
+
+    stack: str
+    type: StructT
+    index: J
+
+    @property
+    def json(self) -> J:
+        """BMv2's `dereference_header_stack` expression for the element."""
+        return jexpr(
+            "dereference_header_stack", {"type": "header_stack", "value": self.stack}, self.index
+        )
+
+
+@dataclass(slots=True)
+class PDynField:
+    """A field of a run-time indexed stack element: `hs[i].f` (BMv2 `access_field`)."""
+
+    header: PDynHeader
+    name: str
+    type: Type
+
+    @property
+    def json(self) -> J:
+        """BMv2's `access_field` expression: the field at its offset in the header type."""
+        offset = [n for n, _ in self.header.type.fields].index(self.name)
+        return {
+            "type": "expression",
+            "value": {"op": "access_field", "left": self.header.json, "right": offset},
+        }
+
+
+@dataclass(slots=True)
 class PStruct:
     """A flattened struct: members map to places."""
 
@@ -157,7 +191,7 @@ class PObj:
     type: Type | None = None
 
 
-Place = PField | PHeader | PStruct | PStack | PUnion | PValue | PObj
+Place = PField | PHeader | PStruct | PStack | PUnion | PValue | PObj | PDynHeader | PDynField
 
 
 @dataclass(slots=True)
@@ -210,6 +244,7 @@ class LTable:
     const_entries: bool = False
     has_entries: bool = False
     idle_timeout: bool = False
+    key_prims: list[J] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -263,6 +298,22 @@ class LExtern:
 
 
 @dataclass(slots=True)
+class LValueSet:
+    """A parser value set: its fields (name, width) and maximum size."""
+
+    name: str
+    pos: Pos
+    size: int
+    fields: list[tuple[str, int]]
+    annotations: tuple[ast.Annotation, ...] = ()
+
+    @property
+    def bitwidth(self) -> int:
+        """The unpadded width of one member."""
+        return sum(w for _, w in self.fields)
+
+
+@dataclass(slots=True)
 class Lowered:
     """The whole lowered program."""
 
@@ -293,6 +344,7 @@ class Lowered:
     )
     direct_actions: list[tuple[str, ast.ActionDecl]] = field(default_factory=list)
     serializable_enums: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)
+    value_sets: list[LValueSet] = field(default_factory=list)
 
 
 @dataclass(slots=True)

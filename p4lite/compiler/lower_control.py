@@ -13,6 +13,7 @@ from typing import Any
 from p4lite.compiler import ast
 from p4lite.compiler.diagnostics import Pos
 from p4lite.compiler.frontend import (
+    Bits,
     BoolT,
     width_of,
 )
@@ -447,6 +448,8 @@ class ControlLowering(ParserLowering):
                 short = a.fq_p4.split(".")[-1]
                 t.next_tables[a.name] = nexts.get(short, nexts.get(a.fq_p4, default))
             t.base_default_next = nxt
+        if t.key_prims:
+            return self.hidden_table(t.key_prims, call.pos, t.name)
         return t.name
 
     # -------------------------------------------------- tables
@@ -604,10 +607,9 @@ class ControlLowering(ParserLowering):
                 "input": [{"type": "field", "value": k.target} for k in sel_inputs],
             }
             t.keys = [k for k in t.keys if k.p4_match != "selector"]
-        if tctx.prims:
-            raise UnsupportedError(
-                decl.pos, "unsupported table key that needs computation; use a field"
-            )
+        # keys that need computation (p4c's SimplifyKey) are evaluated into
+        # temporaries by a hidden action that runs just before the table
+        t.key_prims = tctx.prims or []
         self.pipeline.tables.append(t)
         return t
 
@@ -638,10 +640,19 @@ class ControlLowering(ParserLowering):
             m = mask(hi - lo + 1) << lo
             return LKey(mk, mk, name, inner.json["value"], hi - lo + 1, m)
         v = self.rvalue(e, ctx)
-        if v.json.get("type") != "field":
-            raise UnsupportedError(
-                k.pos, "unsupported table key expression; use a field, a slice or isValid()"
-            )
+        if v.json.get("type") != "field" or v.boolish:
+            if mk == "selector" or not isinstance(v.type, (Bits, BoolT)) or v.const is not None:
+                raise UnsupportedError(
+                    k.pos, "unsupported table key expression; use a field, a slice or isValid()"
+                )
+            complex_key = isinstance(k.expr, (ast.Binary, ast.Ternary, ast.Unary))
+            if complex_key and ast.annotation_str(k.annotations, "name") is None:
+                raise UnsupportedError(
+                    k.pos, f"{name}: Complex key expression requires a @name annotation"
+                )
+            tmp = self.temp(v.type)
+            self.assign(tmp, None, ctx, k.pos, v)
+            return LKey(mk, mk, name, ["scalars", tmp.name], width_of(v.type), m)
         return LKey(mk, mk, name, v.json["value"], width_of(v.type), m)
 
     def action_args(self, decl: ast.ActionDecl, ar: ast.ActionRef, ctx: Ctx) -> list[int]:

@@ -29,6 +29,8 @@ from p4lite.compiler.frontend import (
 from p4lite.compiler.ir import (
     Ctx,
     J,
+    PDynField,
+    PDynHeader,
     PField,
     PHeader,
     Place,
@@ -39,6 +41,7 @@ from p4lite.compiler.ir import (
     PValue,
     UnsupportedError,
     Val,
+    expr_text,
     jexpr,
     jhex,
     mask,
@@ -101,11 +104,22 @@ class ExprLowering(LowerBase):
                             )
                         return m[n]
                     case PStack(name=sn, type=st):
-                        if n == "last" and ctx.in_parser:
+                        if n in ("next", "last") and not ctx.in_parser:
+                            raise UnsupportedError(
+                                e.pos,
+                                f"{expr_text(e)}: 'last', and 'next' for stacks can only be "
+                                "used in a parser",
+                            )
+                        if n == "last":
                             return PObj("stack_last", sn, None, st)
                         if n in ("next", "last"):
                             return PObj(f"stack_{n}", sn, None, st)
                         return PObj("stack_member", n, b, st)
+                    case PDynHeader(type=ht):
+                        ft = ht.field(n)
+                        if ft is None:
+                            raise UnsupportedError(e.pos, f"header {ht.name!r} has no field {n!r}")
+                        return PDynField(b, n, ft)
                     case PObj(kind="stack_last", name=sn, type=st) if isinstance(st, StackT):
                         ft = st.elem.field(n)
                         if ft is None:
@@ -134,9 +148,13 @@ class ExprLowering(LowerBase):
                     raise UnsupportedError(e.pos, "unsupported indexing: expected a header stack")
                 iv = self.rvalue(idx, ctx)
                 if iv.const is None:
-                    raise UnsupportedError(
-                        idx.pos, "unsupported header stack index: expected a constant"
-                    )
+                    if not isinstance(iv.type, Bits) or iv.boolish:
+                        raise UnsupportedError(
+                            idx.pos,
+                            f"header stack index must be bit<W> or int<W>, "
+                            f"got {type_str(iv.type)!r}",
+                        )
+                    return PDynHeader(b.name, b.type.elem, iv.json)
                 if not 0 <= iv.const < b.type.size:
                     raise UnsupportedError(
                         idx.pos, f"stack index {iv.const} out of range for {b.name!r}"
@@ -210,7 +228,9 @@ class ExprLowering(LowerBase):
                 return Val({"type": "field", "value": [h, n]}, t)
             case PValue(val=v):
                 return v
-            case PHeader() | PStruct() | PStack() | PUnion():
+            case PDynField(type=t):
+                return Val(p.json, t)
+            case PHeader() | PStruct() | PStack() | PUnion() | PDynHeader():
                 raise UnsupportedError(
                     pos, "unsupported use of a header, struct or stack as a value here"
                 )
@@ -238,6 +258,11 @@ class ExprLowering(LowerBase):
                     raise UnsupportedError(e.pos, f"unsupported member {what!r}")
                 if what == "size":
                     return self.const_val(stack.type.size, Bits(32))
+                if not ctx.in_parser:
+                    raise UnsupportedError(
+                        e.pos,
+                        f"{expr_text(e)}: 'lastIndex' for stacks can only be used in a parser",
+                    )
                 j = jexpr("last_stack_index", None, {"type": "header_stack", "value": stack.name})
                 return Val(j, Bits(32))
             case ast.Unary(op="!", expr=x):
@@ -493,6 +518,19 @@ class ExprLowering(LowerBase):
         if op in ("|+|", "|-|"):
             inner = jexpr("+" if op == "|+|" else "-", a.json, b.json)
             return Val(jexpr("sat_cast" if t.signed else "usat_cast", inner, jhex(t.width, 8)), t)
+        if (
+            op in ("/", "%")
+            and not t.signed
+            and b.const is not None
+            and b.const > 0
+            and b.const & (b.const - 1) == 0
+        ):
+            # p4c's strength reduction: x / 2^k == x >> k, x % 2^k == x & (2^k - 1)
+            k = b.const.bit_length() - 1
+            if op == "/":
+                shifted = jexpr(">>", a.json, jhex(k, 8))
+                return Val(jexpr("&", shifted, jhex(mask(t.width), t.width)), t)
+            return Val(jexpr("&", a.json, jhex((b.const - 1) & mask(t.width), t.width)), t)
         if op in ("/", "%"):
             # BMv2 expressions have no division; p4c folds constants only
             raise UnsupportedError(e.pos, f"unsupported {op!r} of run-time values on this target")
@@ -575,6 +613,8 @@ class ExprLowering(LowerBase):
                             BoolT(),
                             True,
                         )
+                    case PDynHeader():
+                        return Val(jexpr("valid", None, b.json), BoolT(), True)
                     case PUnion(name=un):
                         return Val(
                             jexpr("valid_union", None, {"type": "header_union", "value": un}),
@@ -592,7 +632,8 @@ class ExprLowering(LowerBase):
                     assert isinstance(obj.type, ExternT)
                     vt = obj.type.args[0] if obj.type.args else Bits(32)
                     tmp = self.temp(vt)
-                    idx = self.rvalue(e.args[0].expr, ctx, Bits(32))
+                    it = obj.type.args[1] if len(obj.type.args) > 1 else Bits(32)
+                    idx = self.rvalue(e.args[0].expr, ctx, it)
                     self.emit(
                         ctx,
                         "register_read",

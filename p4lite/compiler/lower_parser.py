@@ -13,12 +13,15 @@ from p4lite.compiler.diagnostics import Pos
 from p4lite.compiler.frontend import (
     Bits,
     BoolT,
+    StructT,
+    type_str,
     width_of,
 )
 from p4lite.compiler.ir import (
     Ctx,
     J,
     LState,
+    LValueSet,
     PField,
     PHeader,
     Place,
@@ -29,6 +32,7 @@ from p4lite.compiler.ir import (
     UnsupportedError,
     Val,
     hexstr,
+    jexpr,
     jhex,
     mask,
     range_to_masks,
@@ -36,6 +40,73 @@ from p4lite.compiler.ir import (
 from p4lite.compiler.lower_stmt import StmtLowering
 
 logger = logging.getLogger(__name__)
+
+
+def _flat(s: ast.Stmt | None) -> list[ast.Stmt]:
+    if s is None:
+        return []
+    if isinstance(s, ast.Block):
+        return list(s.stmts)
+    return [s]
+
+
+def split_parser_ifs(
+    states: tuple[ast.State, ...] | list[ast.State],
+) -> list[tuple[ast.State, str]]:
+    """p4c's RemoveParserIfs: split states at if statements into select transitions.
+
+    A state `s { A; if (c) { T } else { F } B; transition X }` becomes
+    `s { A; transition select(c) { true: s_true; default: s_false; } }`,
+    `s_true { T; transition s_join; }`, `s_false { F; transition s_join; }` and
+    `s_join { B; transition X }`. Returns each piece with its original state's name.
+    """
+    used = {st.name for st in states}
+
+    def fresh(base: str) -> str:
+        name = base
+        n = 0
+        while name in used:
+            n += 1
+            name = f"{base}_{n}"
+        used.add(name)
+        return name
+
+    out: list[tuple[ast.State, str]] = []
+    work: list[tuple[ast.State, str]] = [(st, st.name) for st in states]
+    while work:
+        st, origin = work.pop(0)
+        idx = next((i for i, x in enumerate(st.stmts) if isinstance(x, ast.If)), None)
+        if idx is None:
+            out.append((st, origin))
+            continue
+        cond = st.stmts[idx]
+        assert isinstance(cond, ast.If)
+        t_name = fresh(f"{st.name}_true")
+        f_name = fresh(f"{st.name}_false")
+        j_name = fresh(f"{st.name}_join")
+        pos = cond.pos
+        head = ast.State(
+            st.pos,
+            st.name,
+            st.stmts[:idx],
+            ast.Transition(
+                pos,
+                None,
+                (cond.cond,),
+                (
+                    ast.SelectCase(pos, ast.BoolLit(pos, True), t_name),
+                    ast.SelectCase(pos, ast.Default(pos), f_name),
+                ),
+            ),
+            st.annotations,
+        )
+        to_join = ast.Transition(pos, j_name)
+        then = ast.State(pos, t_name, tuple(_flat(cond.then)), to_join)
+        other = ast.State(pos, f_name, tuple(_flat(cond.other)), to_join)
+        join = ast.State(pos, j_name, st.stmts[idx + 1 :], st.transition)
+        out.append((head, origin))
+        work[0:0] = [(then, origin), (other, origin), (join, origin)]
+    return out
 
 
 class ParserLowering(StmtLowering):
@@ -50,11 +121,15 @@ class ParserLowering(StmtLowering):
         inits = self.pending_inits
         self.pending_inits = []
         assert decl.states is not None
-        names = {s.name for s in decl.states}
-        for st in decl.states:
+        pieces = split_parser_ifs(decl.states)
+        names = {s.name for s, _ in pieces}
+        scopes: dict[str, dict[str, Place]] = {}
+        for st, origin in pieces:
             ops: list[J] = []
             ctx.prims = ops
-            sctx = Ctx(dict(ctx.scope), in_parser=True, prims=ops)
+            # the pieces of a state split at its if statements share its locals
+            scope = scopes.setdefault(origin, dict(ctx.scope))
+            sctx = Ctx(scope, in_parser=True, prims=ops)
             if st.name == "start":
                 # parser-level variable initializers run on entry
                 for loc, init, ipos in inits:
@@ -128,6 +203,9 @@ class ParserLowering(StmtLowering):
                 }
             )
             return {"type": "field", "value": ["scalars", tmp.name]}, w
+        part = self.lookahead_part(e, ctx)
+        if part is not None:
+            return part
         v = self.rvalue(e, ctx)
         w = width_of(v.type)
         if v.json.get("type") in ("field", "stack_field") and not v.boolish:
@@ -136,6 +214,60 @@ class ParserLowering(StmtLowering):
         self.assign(tmp, None, ctx, e.pos, v)
         return {"type": "field", "value": ["scalars", tmp.name]}, max(w, 1)
 
+    def lookahead_part(self, e: ast.Expr, ctx: Ctx) -> tuple[J, int] | None:
+        """A select key `lookahead<T>().f` or `lookahead<bit<W>>()[hi:lo]`, or None.
+
+        The whole T is looked ahead (so a packet shorter than T gives PacketTooShort,
+        as with p4c's temporary), then the part is shifted out into a temporary.
+        """
+        call = e.expr if isinstance(e, (ast.Member, ast.Slice)) else None
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Member)
+            and call.func.name == "lookahead"
+        ):
+            return None
+        self.check_packet_in(call, ctx, call.pos)
+        if not call.type_args:
+            raise UnsupportedError(call.pos, "lookahead needs a type argument")
+        t = self.fe.resolve(call.type_args[0])
+        total = width_of(t)
+        if isinstance(e, ast.Member):
+            if not isinstance(t, StructT) or t.field(e.name) is None:
+                raise UnsupportedError(e.pos, f"{type_str(t)!r} has no field {e.name!r}")
+            offset = 0
+            for fname, ft in t.fields:
+                if fname == e.name:
+                    break
+                offset += width_of(ft)
+            w = width_of(t.field(e.name) or Bits(0))
+        else:
+            assert isinstance(e, ast.Slice)
+            hi = self.fe.const_int(e.hi)
+            lo = self.fe.const_int(e.lo)
+            if not isinstance(t, Bits) or hi is None or lo is None or not 0 <= lo <= hi < total:
+                raise UnsupportedError(e.pos, "unsupported slice of a lookahead")
+            offset = total - 1 - hi
+            w = hi - lo + 1
+        whole = self.temp(Bits(total))
+        assert ctx.prims is not None
+        ctx.prims.append(
+            {
+                "parameters": [
+                    {"type": "field", "value": ["scalars", whole.name]},
+                    {"type": "lookahead", "value": [0, total]},
+                ],
+                "op": "set",
+            }
+        )
+        shift = total - offset - w
+        j: J = {"type": "field", "value": ["scalars", whole.name]}
+        if shift:
+            j = jexpr(">>", j, jhex(shift, 8))
+        tmp = self.temp(Bits(w))
+        self.assign(tmp, None, ctx, e.pos, Val(jexpr("&", j, jhex(mask(w), w)), Bits(w)))
+        return {"type": "field", "value": ["scalars", tmp.name]}, w
+
     def keyset_transitions(
         self, ks: ast.Expr, widths: list[int], target: str | None, ctx: Ctx
     ) -> list[J]:
@@ -143,6 +275,20 @@ class ParserLowering(StmtLowering):
         items = list(ks.items) if isinstance(ks, ast.ListExpr) else [ks]
         if len(items) == 1 and isinstance(items[0], ast.Default):
             return [{"type": "default", "value": None, "mask": None, "next_state": target}]
+        vs = self.value_set_ref(items[0], ctx) if len(items) == 1 else None
+        if vs is not None:
+            if [w for _, w in vs.fields] != widths:
+                raise UnsupportedError(
+                    ks.pos,
+                    f"value set {vs.name!r} does not match the select key "
+                    f"(widths {[w for _, w in vs.fields]} vs {widths})",
+                )
+            return [{"type": "parse_vset", "value": vs.name, "mask": None, "next_state": target}]
+        for it in items:
+            if self.value_set_ref(it, ctx) is not None:
+                raise UnsupportedError(
+                    it.pos, "unsupported value set as one component of a tuple keyset"
+                )
         if len(items) != len(widths):
             raise UnsupportedError(
                 ks.pos, f"keyset has {len(items)} components, select has {len(widths)}"
@@ -172,6 +318,14 @@ class ParserLowering(StmtLowering):
             )
         return out
 
+    def value_set_ref(self, e: ast.Expr, ctx: Ctx) -> LValueSet | None:
+        """The value set a keyset expression names, or None."""
+        if isinstance(e, ast.Name) and e.name in ctx.scope:
+            p = ctx.scope[e.name]
+            if isinstance(p, PObj) and p.kind == "value_set" and isinstance(p.decl, LValueSet):
+                return p.decl
+        return None
+
     def keyset_component(self, e: ast.Expr, w: int, ctx: Ctx) -> list[tuple[int, int]]:
         """Value/mask pairs of one keyset component."""
         full = mask(w)
@@ -193,7 +347,7 @@ class ParserLowering(StmtLowering):
         v = self.rvalue(e, ctx)
         if v.const is None:
             raise UnsupportedError(
-                e.pos, "unsupported non-constant keyset (value sets are not supported)"
+                e.pos, "unsupported non-constant keyset: expected a constant or a value set"
             )
         return [(v.const & full, full)]
 

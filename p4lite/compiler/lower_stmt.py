@@ -20,6 +20,7 @@ from p4lite.compiler.frontend import (
     InfInt,
     StructT,
     VoidT,
+    type_str,
     width_of,
 )
 from p4lite.compiler.ir import (
@@ -27,6 +28,9 @@ from p4lite.compiler.ir import (
     Ctx,
     J,
     LExtern,
+    LValueSet,
+    PDynField,
+    PDynHeader,
     PField,
     PHeader,
     Place,
@@ -55,7 +59,7 @@ class StmtLowering(ExprLowering):
         """Assign src (or a lowered val) to dst, honouring the action guard."""
         setop = "set" if ctx.in_parser else "assign"
         match dst:
-            case PField(hdr=h, name=n, type=t):
+            case PField(type=t) | PDynField(type=t):
                 v = (
                     val
                     if val is not None
@@ -72,7 +76,11 @@ class StmtLowering(ExprLowering):
                 j = self.as_data(v) if isinstance(t, BoolT) else v.json
                 if v.boolish and not isinstance(t, BoolT):
                     j = self.as_data(v)
-                target = {"type": "field", "value": [h, n]}
+                target = (
+                    {"type": "field", "value": [dst.hdr, dst.name]}
+                    if isinstance(dst, PField)
+                    else dst.json
+                )
                 if ctx.guard is not None:
                     j = {
                         "type": "expression",
@@ -275,7 +283,7 @@ class StmtLowering(ExprLowering):
     def slice_assign(self, lhs: ast.Slice, rhs: ast.Expr, ctx: Ctx, pos: Pos) -> None:
         """Lower an assignment to a slice as a read-modify-write."""
         dst = self.place(lhs.expr, ctx)
-        if not isinstance(dst, PField) or not isinstance(dst.type, Bits):
+        if not isinstance(dst, (PField, PDynField)) or not isinstance(dst.type, Bits):
             raise UnsupportedError(lhs.pos, "unsupported slice assignment target")
         h = self.fe.const_int(lhs.hi)
         lo = self.fe.const_int(lhs.lo)
@@ -285,7 +293,7 @@ class StmtLowering(ExprLowering):
         v = self.rvalue(rhs, ctx, Bits(w))
         fw = dst.type.width
         m = mask(w) << lo
-        cur = {"type": "field", "value": [dst.hdr, dst.name]}
+        cur = self.read_place(dst, lhs.pos).json
         keep = jexpr("&", cur, jhex(mask(fw) ^ m, fw))
         new = jexpr("&", jexpr("<<", v.json, jhex(lo, 8)), jhex(m, fw))
         self.assign(dst, None, ctx, pos, Val(jexpr("|", keep, new), dst.type))
@@ -344,6 +352,15 @@ class StmtLowering(ExprLowering):
                     self.emit_guarded_header(
                         ctx, "add_header" if m == "setValid" else "remove_header", hn, pos
                     )
+                    return
+                case PDynHeader() if m in ("setValid", "setInvalid"):
+                    op = "add_header" if m == "setValid" else "remove_header"
+                    if ctx.in_parser:
+                        assert ctx.prims is not None
+                        prim = {"op": op, "parameters": [obj.json]}
+                        ctx.prims.append({"parameters": [prim], "op": "primitive"})
+                    else:
+                        self.emit(ctx, op, [obj.json], pos)
                     return
                 case PStack(name=sn) if m in ("push_front", "pop_front"):
                     n = self.rvalue(c.args[0].expr, ctx)
@@ -744,7 +761,7 @@ class StmtLowering(ExprLowering):
         match (et.name, m):
             case ("register", "write"):
                 vt = et.args[0] if et.args else Bits(32)
-                idx = self.rvalue(args[0], ctx, Bits(32))
+                idx = self.rvalue(args[0], ctx, et.args[1] if len(et.args) > 1 else Bits(32))
                 val = self.rvalue(args[1], ctx, vt)
                 self.emit(
                     ctx,
@@ -760,7 +777,7 @@ class StmtLowering(ExprLowering):
                 dst = self.place(args[0], ctx)
                 if not isinstance(dst, PField):
                     raise UnsupportedError(pos, "register read needs a field destination")
-                idx = self.rvalue(args[1], ctx, Bits(32))
+                idx = self.rvalue(args[1], ctx, et.args[1] if len(et.args) > 1 else Bits(32))
                 self.emit(
                     ctx,
                     "register_read",
@@ -843,8 +860,32 @@ class StmtLowering(ExprLowering):
                 ctx.scope[n] = PObj("action", f"{prefix}.{n}", d)
             case ast.TableDecl(name=n):
                 ctx.scope[n] = PObj("table", f"{prefix}.{n}", d)
-            case ast.ValueSetDecl():
-                raise UnsupportedError(d.pos, "unsupported value_set")
+            case ast.ValueSetDecl(name=n, type=ty, size=sz):
+                if not ctx.in_parser:
+                    raise UnsupportedError(d.pos, "value_set is only allowed in a parser")
+                t = self.fe.resolve(ty)
+                fields: list[tuple[str, int]]
+                if isinstance(t, Bits) and not t.signed:
+                    fields = [("", t.width)]
+                elif (
+                    isinstance(t, StructT)
+                    and t.kind == "struct"
+                    and t.fields
+                    and all(isinstance(ft, Bits) and not ft.signed for _, ft in t.fields)
+                ):
+                    fields = [(fn, width_of(ft)) for fn, ft in t.fields]
+                else:
+                    raise UnsupportedError(
+                        d.pos,
+                        f"unsupported value_set element type {type_str(t)!r}; "
+                        "expected bit<W> or a struct of bit<W> fields",
+                    )
+                size = self.fe.const_int(sz)
+                if size is None or size < 1:
+                    raise UnsupportedError(sz.pos, "value_set size must be a positive constant")
+                vs = LValueSet(f"{prefix}.{n}", d.pos, size, fields, d.annotations)
+                self.out.value_sets.append(vs)
+                ctx.scope[n] = PObj("value_set", vs.name, vs, t)
             case _:
                 raise UnsupportedError(d.pos, f"unsupported local declaration {type(d).__name__}")
 

@@ -183,6 +183,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
     externs: list[LExtern] = list(low.externs)
     all_names = [t.name for t in tables] + [a.name for a in actions] + [e.name for e in externs]
     all_names += [d[0] for d in low.digests]
+    all_names += [vs.name for vs in low.value_sets]
     alias = _aliases(all_names)
     # explicit ids are reserved before any hashed id is handed out
     explicit: dict[tuple[str, str], int] = {}
@@ -190,6 +191,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
         [("table", t.name, t.annotations) for t in tables]
         + [("action", a.name, a.annotations) for a in actions]
         + [(e.kind, e.name, e.annotations) for e in externs]
+        + [("value_set", vs.name, vs.annotations) for vs in low.value_sets]
     ):
         v = _explicit_id(annos)
         if v is not None:
@@ -206,6 +208,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
     table_ids = {t.name: get_id("table", t.name) for t in tables}
     action_ids = {a.name: get_id("action", a.name) for a in actions}
     extern_ids = {e.name: get_id(e.kind, e.name) for e in externs}
+    vs_ids = {vs.name: get_id("value_set", vs.name) for vs in low.value_sets}
     for t in tables:
         pt = info.tables.add()
         _fill_preamble(pt.preamble, table_ids[t.name], t.name, alias[t.name], t.annotations)
@@ -291,6 +294,17 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
                 _fill_preamble(r.preamble, eid, e.name, alias[e.name], e.annotations)
                 r.type_spec.bitstring.bit.bitwidth = e.width
                 r.size = e.size
+    for vs in low.value_sets:
+        pv = info.value_sets.add()
+        _fill_preamble(pv.preamble, vs_ids[vs.name], vs.name, alias[vs.name], vs.annotations)
+        for i, (fname, w) in enumerate(vs.fields, start=1):
+            mf = pv.match.add()
+            mf.id = i
+            if fname:
+                mf.name = fname
+            mf.bitwidth = w
+            mf.match_type = p4info_pb2.MatchField.EXACT
+        pv.size = vs.size
     for dname, _lid, fields in low.digests:
         if any(d.preamble.name == dname for d in info.digests):
             continue
@@ -318,7 +332,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             md.id = i
             md.name = fname
             md.bitwidth = w
-    if tables or actions or externs or low.digests or low.extern_calls:
+    if tables or actions or externs or low.digests or low.extern_calls or low.value_sets:
         info.type_info.SetInParent()
     return info
 

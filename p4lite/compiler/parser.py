@@ -393,7 +393,7 @@ class Parser:
                 self.expect(")")
                 vname = self.ident()
                 self.expect(";")
-                locals_.append(ast.ValueSetDecl(vt.pos, ty, size, vname.text))
+                locals_.append(ast.ValueSetDecl(vt.pos, ty, size, vname.text, la))
             else:
                 ty = self.type_ref()
                 if self.at("("):
