@@ -1,8 +1,13 @@
-"""The ``dinctl`` command: train, quantize, evaluate and inspect DIN models.
+"""The ``dinctl`` command: DIN models (train, quantize, evaluate, info) and switches.
+
+Switch commands: ``compile-entries`` (a model as a tutorials sN-runtime.json),
+``install``, ``swap`` (the atomic model version switch-over), ``read``,
+``status`` and ``shell`` (p4runtime-shell), through ``controller.install`` and
+``controller.p4rt``, imported by the commands that need them.
 
 The entry point: it alone configures logging and maps errors to exit codes
 (one ``dinctl: error: ...`` line and exit status 1; ``-v`` adds details). It may
-import any controller package; today it needs only ``controller.models``.
+import any controller package.
 Training and evaluation pull in scikit-learn, so their modules are imported by
 the commands that need them: ``dinctl info`` and usage errors stay quick.
 """
@@ -13,9 +18,12 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from controller.models import ModelError
 from controller.models.files import MAX_VERSION, Model, load_manifest, load_model, save_model
@@ -23,7 +31,11 @@ from controller.models.quant import DEFAULT_EXIT_ACCURACY, DEFAULT_PERCENTILE, M
 from controller.models.trees import DEFAULT_TREES
 
 if TYPE_CHECKING:
+    from controller.entries.mlp import Role
+    from controller.install import InstallProgress
     from controller.models.evaluate import Evaluation, ExitStats
+    from controller.p4rt.client import SwitchConnection
+    from controller.p4rt.multi import Fabric
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +241,519 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# Switch commands ---------------------------------------------------------------
+
+DEFAULT_GRPC_ADDR = "127.0.0.1:9559"
+MODES = {"forward": 0, "next": 1, "exit-head": 2, "final": 3}
+BAR_WIDTH = 30
+
+
+class CommandError(Exception):
+    """A switch command that failed; the message is already one line."""
+
+
+def _one_line(exc: BaseException, limit: int = 3) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > limit + 1:
+        lines = [*lines[:limit], f"... ({len(lines) - limit} more)"]
+    text = ""
+    for line in lines:
+        text += (" " if text.endswith(":") else "; " if text else "") + line
+    return text or type(exc).__name__
+
+
+def _switch_command(
+    func: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Map the controller's errors to CommandError with a one-line message."""
+
+    def run(args: argparse.Namespace) -> int:
+        from controller.entries.errors import EntriesError  # noqa: PLC0415
+        from controller.install import InstallError  # noqa: PLC0415
+        from controller.p4rt.errors import P4RTError  # noqa: PLC0415
+
+        try:
+            return func(args)
+        except (InstallError, P4RTError, EntriesError) as exc:
+            log.debug("%s failed", args.command, exc_info=True)
+            raise CommandError(_one_line(exc)) from exc
+
+    return run
+
+
+def _role(text: str) -> Role:
+    from controller.entries.mlp import Role  # noqa: PLC0415
+
+    parts = text.split(":")
+    try:
+        if not 2 <= len(parts) <= 4 or parts[1] not in MODES:
+            raise ValueError
+        nums = [int(p) for p in (parts[0], *parts[2:])]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid role {text!r}: use STAGE:MODE[:HEAD_LAYER[:NUM_CLASSES]], "
+            f"MODE one of {', '.join(MODES)}"
+        ) from None
+    stage, head, classes = nums[0], *[*nums[1:], 0, 0][:2]
+    return Role(stage, MODES[parts[1]], head, classes)
+
+
+def _config(text: str) -> tuple[str, str]:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"invalid --config {text!r}: use <p4info path (text)>,<BMv2 JSON path>"
+        )
+    return parts[0], parts[1]
+
+
+def _connections(args: argparse.Namespace) -> Fabric:
+    """A fabric of one connection per --grpc-addr (not yet connected)."""
+    from controller.p4rt.client import SwitchConnection, TLSConfig  # noqa: PLC0415
+    from controller.p4rt.multi import Fabric  # noqa: PLC0415
+
+    tls = None
+    if args.ssl or args.cacert or args.cert or args.key:
+        tls = TLSConfig.from_files(args.cacert, args.cert, args.key)
+    addrs = list(dict.fromkeys(args.grpc_addr or [DEFAULT_GRPC_ADDR]))
+    return Fabric(
+        SwitchConnection(
+            a,
+            device_id=args.device_id,
+            election_id=args.election_id,
+            tls=tls,
+            timeout=args.timeout,
+            batch_size=args.batch_size if "batch_size" in args else 1000,
+        )
+        for a in addrs
+    )
+
+
+def _open(args: argparse.Namespace, fabric: Fabric) -> None:
+    """Connect to every switch; push --config or fetch each switch's P4Info."""
+    from controller.p4rt.p4info import P4InfoIndex  # noqa: PLC0415
+
+    fabric.connect_all(timeout=args.timeout)
+    if getattr(args, "config", None):
+        p4info, device_json = args.config
+        index = P4InfoIndex.load(p4info)
+        data = Path(device_json).read_bytes()
+        fabric.run(lambda c: c.set_pipeline(index, data), label="set pipeline")
+    else:
+        fabric.run(lambda c: c.load_index(), label="get pipeline")
+        for c in fabric:
+            if c.index is None or not len(c.index.tables):
+                raise CommandError(
+                    f"{PROG}: error: switch {c.name!r} has no pipeline: "
+                    "give --config p4info,json to push one"
+                )
+
+
+class _Bar:
+    """A text progress bar on stderr over the updates of every switch."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.done: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+        self.start = time.perf_counter()
+
+    def __call__(self, p: InstallProgress) -> None:
+        self.done[p.switch], self.total[p.switch] = p.done, p.total
+        if not self.enabled:
+            return
+        done, total = sum(self.done.values()), sum(self.total.values())
+        frac = done / total if total else 1.0
+        fill = int(frac * BAR_WIDTH)
+        rate = done / max(time.perf_counter() - self.start, 1e-9)
+        sys.stderr.write(
+            f"\r[{'#' * fill}{'.' * (BAR_WIDTH - fill)}] {frac:4.0%} {done}/{total} "
+            f"entries, {len(self.total)} switch(es), {rate:,.0f}/s"
+        )
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.total:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _load_entries(args: argparse.Namespace) -> list[Any]:
+    """Entries of --runtime, or of every --model with --model-id and --role."""
+    from controller import install  # noqa: PLC0415
+    from controller.entries import runtime_json  # noqa: PLC0415
+
+    if getattr(args, "runtime", None):
+        return list(runtime_json.read(args.runtime).entries)
+    out: list[Any] = []
+    for path in args.model:
+        model = load_model(path)
+        out += install.model_entries(
+            model, args.model_id, version=args.model_version, roles=args.role or None
+        )
+    return out
+
+
+@_switch_command
+def _cmd_compile_entries(args: argparse.Namespace) -> int:
+    from controller import install  # noqa: PLC0415
+    from controller.entries import count_by_table, runtime_json  # noqa: PLC0415
+    from controller.p4rt.p4info import P4InfoIndex  # noqa: PLC0415
+
+    entries = _load_entries(args)
+    install.convert(entries, P4InfoIndex.load(args.p4info))  # every name checked
+    bmv2_json = args.bmv2_json or str(Path(args.p4info).with_suffix("").with_suffix(".json"))
+    runtime_json.write(args.out, entries, p4info=args.p4info, bmv2_json=bmv2_json)
+    tables = count_by_table(entries)
+    print(f"wrote {args.out}: {len(entries)} entries in {len(tables)} tables")
+    return 0
+
+
+@_switch_command
+def _cmd_install(args: argparse.Namespace) -> int:
+    from controller import install  # noqa: PLC0415
+
+    entries = _load_entries(args)
+    bar = _Bar(not args.no_progress)
+    with _connections(args) as fabric:
+        _open(args, fabric)
+        try:
+            result = install.install(
+                fabric, entries, batch_size=args.batch_size, progress=bar, raise_on_error=False
+            )
+        finally:
+            bar.finish()
+    for name, n in sorted(result.written.items()):
+        print(f"{name}: {n} entries")
+    print(
+        f"installed {result.total} entries on {len(result.written)} switch(es) in "
+        f"{result.seconds:.2f} s ({result.rate:,.0f} entries/s)"
+    )
+    if result.errors:
+        name, exc = sorted(result.errors.items())[0]
+        raise CommandError(
+            f"{PROG}: error: install failed on {len(result.errors)} switch(es): "
+            f"{name}: {_one_line(exc)}"
+        )
+    return 0
+
+
+@_switch_command
+def _cmd_swap(args: argparse.Namespace) -> int:
+    from controller import install  # noqa: PLC0415
+
+    model = load_model(args.model)
+    if not isinstance(model, MLPModel):
+        raise CommandError(
+            f"{PROG} swap: error: {args.model}: kind {model.kind!r}: expected an mlp model"
+        )
+    version = model.version if args.model_version is None else args.model_version
+    entries = install.model_entries(
+        model, args.model_id, version=version, roles=args.role or None, activate=False
+    )
+    bar = _Bar(not args.no_progress)
+    with _connections(args) as fabric:
+        _open(args, fabric)
+        try:
+            results = install.swap_model_all(
+                fabric, args.model_id, version, entries, batch_size=args.batch_size, progress=bar
+            )
+        finally:
+            bar.finish()
+    for name, r in sorted(results.items()):
+        print(
+            f"{name}: model {r.model_id} version {r.old_version} -> {r.new_version}: "
+            f"{r.inserted} inserted, {r.deleted} deleted in {r.seconds:.2f} s"
+        )
+    return 0
+
+
+def _match_text(m: object) -> str:
+    from controller.p4rt import entities as pe  # noqa: PLC0415
+
+    match m:
+        case pe.Exact(v) | pe.OptionalMatch(v):
+            return str(v)
+        case pe.Lpm(v, plen):
+            return f"{v:#x}/{plen}"
+        case pe.Ternary(v, mask):
+            return f"{v:#x}&&&{mask:#x}"
+        case pe.Range(lo, hi):
+            return f"{lo}..{hi}"
+    return repr(m)
+
+
+@_switch_command
+def _cmd_read(args: argparse.Namespace) -> int:
+    from controller.p4rt import entities as pe  # noqa: PLC0415
+
+    if not args.table and not args.counter:
+        raise CommandError(f"{PROG} read: error: give --table NAME or --counter NAME")
+    if args.grpc_addr and len(args.grpc_addr) > 1:
+        raise CommandError(f"{PROG} read: error: one --grpc-addr at a time, got {args.grpc_addr!r}")
+    with _connections(args) as fabric:
+        _open(args, fabric)
+        conn = next(iter(fabric))
+        index = conn.index
+        assert index is not None
+        lines: list[str] = []
+        if args.table:
+            table = index.table(args.table).name
+            for e in conn.read_entities([pe.TableEntry(table)]):
+                assert isinstance(e, pe.TableEntry)
+                key = " ".join(f"{n}={_match_text(m)}" for n, m in e.match) or "(default)"
+                if e.action is not None:
+                    params = ", ".join(f"{n}={v}" for n, v in e.params)
+                    what = f"{e.action}({params})"
+                else:
+                    what = (
+                        f"member {e.member_id}"
+                        if e.member_id is not None
+                        else (f"group {e.group_id}")
+                    )
+                prio = f" priority {e.priority}" if e.priority else ""
+                lines.append(f"{table} {key}{prio} -> {what}")
+            lines.append(f"{len(lines)} entries")
+        if args.counter:
+            counter = index.counter(args.counter).name
+            for c in conn.read_entities([pe.CounterEntry(counter)]):
+                assert isinstance(c, pe.CounterEntry)
+                lines.append(f"{counter}[{c.index}] packets={c.packet_count} bytes={c.byte_count}")
+    print("\n".join(lines))
+    return 0
+
+
+@_switch_command
+def _cmd_status(args: argparse.Namespace) -> int:
+    from controller import install  # noqa: PLC0415
+    from controller.p4rt import entities as pe  # noqa: PLC0415
+    from controller.p4rt.errors import P4RTError  # noqa: PLC0415
+    from controller.p4rt.p4info import P4InfoIndex  # noqa: PLC0415
+
+    def one(conn: SwitchConnection) -> dict[str, Any]:
+        out: dict[str, Any] = {"switch": conn.name, "reachable": False}
+        try:
+            arb = conn.connect(args.timeout)
+        except P4RTError as exc:
+            out["error"] = _one_line(exc)
+            return out
+        out.update(reachable=True, primary=arb.is_primary)
+        config = conn.get_pipeline("P4INFO_AND_COOKIE")
+        out["pipeline"] = bool(config.p4info.tables)
+        if not out["pipeline"]:
+            return out
+        conn.index = P4InfoIndex(config.p4info)
+        tables = [t.name for t in conn.index.tables if not t.is_const]
+        counts: dict[str, int] = dict.fromkeys(tables, 0)
+        for e in conn.read_entities([pe.TableEntry(t) for t in tables]):
+            if isinstance(e, pe.TableEntry) and not e.is_default:
+                counts[e.table] += 1
+        out["entries"] = {t: n for t, n in counts.items() if n}
+        out["active_model_versions"] = (
+            install.active_versions(conn) if install.ACTIVE_TABLE in counts else {}
+        )
+        return out
+
+    with _connections(args) as fabric:
+        outcomes = fabric.run(one, label="status", raise_on_error=False)
+    reports: list[dict[str, Any]] = []
+    for name in fabric.names:
+        o = outcomes[name]
+        if o.value is not None:
+            reports.append(o.value)
+        else:
+            error = _one_line(o.error) if o.error is not None else "no answer"
+            reports.append({"switch": name, "reachable": True, "error": error})
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    else:
+        for r in reports:
+            print(_status_text(r))
+    return 0 if all(r["reachable"] and "error" not in r for r in reports) else 1
+
+
+def _status_text(r: dict[str, Any]) -> str:
+    if not r["reachable"]:
+        return f"{r['switch']}: unreachable ({r.get('error', '')})"
+    if "error" in r:
+        return f"{r['switch']}: error: {r['error']}"
+    head = f"{r['switch']}: reachable, {'primary' if r['primary'] else 'backup'}"
+    if not r["pipeline"]:
+        return head + ", no pipeline"
+    entries = r["entries"]
+    lines = [head + f", pipeline present, {sum(entries.values())} entries"]
+    lines += [f"  {t}: {n}" for t, n in sorted(entries.items())]
+    versions = r["active_model_versions"]
+    lines.append(
+        "  active model versions: "
+        + (", ".join(f"model {m} -> v{v}" for m, v in sorted(versions.items())) or "none")
+    )
+    return "\n".join(lines)
+
+
+def shell_argv(args: argparse.Namespace) -> list[str]:
+    """The p4runtime-shell command line for ``dinctl shell``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "p4runtime_sh",
+        "--grpc-addr",
+        args.grpc_addr[0] if args.grpc_addr else DEFAULT_GRPC_ADDR,
+        "--device-id",
+        str(args.device_id),
+        "--election-id",
+        f"{args.election_id >> 64},{args.election_id & ((1 << 64) - 1)}",
+    ]
+    if args.config:
+        argv += ["--config", ",".join(args.config)]
+    if args.ssl or args.cacert or args.cert or args.key:
+        argv.append("--ssl")
+    for flag, value in (
+        ("--cacert", args.cacert),
+        ("--cert", args.cert),
+        ("--private-key", args.key),
+    ):
+        if value:
+            argv += [flag, value]
+    return argv
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    if args.grpc_addr and len(args.grpc_addr) > 1:
+        raise UsageError(f"{PROG} shell: error: one --grpc-addr at a time, got {args.grpc_addr!r}")
+    env = dict(os.environ)
+    # p4runtime-shell's generated stubs predate protobuf 4's C++ runtime.
+    env.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+    return subprocess.call(shell_argv(args), env=env)
+
+
+def _election_id(text: str) -> int:
+    try:
+        if "," in text:
+            high, low = (int(p) for p in text.split(","))
+            value = (high << 64) | low
+        else:
+            value = int(text, 0)
+    except ValueError:
+        value = 0
+    if not 0 < value < 1 << 128:
+        raise argparse.ArgumentTypeError(
+            f"invalid election id {text!r}: use an int 1..2**128-1 or HIGH,LOW"
+        )
+    return value
+
+
+def _switch_options(p: argparse.ArgumentParser, *, many: bool = True, config: bool = True) -> None:
+    g = p.add_argument_group("switch connection")
+    g.add_argument(
+        "--grpc-addr",
+        action="append",
+        metavar="HOST:PORT",
+        help=f"P4Runtime server (default {DEFAULT_GRPC_ADDR})" + ("; repeatable" if many else ""),
+    )
+    g.add_argument("--device-id", type=_int_at_least(0), default=0, help="P4Runtime device id")
+    g.add_argument(
+        "--election-id", type=_election_id, default=1, help="election id: N or HIGH,LOW (default 1)"
+    )
+    if config:
+        g.add_argument(
+            "--config",
+            type=_config,
+            metavar="P4INFO,JSON",
+            help="push this pipeline first (P4Info text, BMv2 JSON)",
+        )
+    g.add_argument("--ssl", action="store_true", help="TLS (with --cacert; --cert/--key for mTLS)")
+    g.add_argument("--cacert", metavar="PEM", help="CA certificate to verify the switch")
+    g.add_argument("--cert", metavar="PEM", help="client certificate (mutual TLS)")
+    g.add_argument("--key", metavar="PEM", help="client private key (mutual TLS)")
+    g.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for a switch (default 10)"
+    )
+
+
+def _model_options(p: argparse.ArgumentParser, *, many: bool) -> None:
+    p.add_argument(
+        "--model",
+        action="append" if many else "store",
+        required=True,
+        metavar="FILE",
+        help="model file" + (" (repeatable)" if many else ""),
+    )
+    p.add_argument(
+        "--model-id",
+        type=_int_at_least(0),
+        default=1,
+        help="model id (mlp) or classifier slot (tree, forest); default 1",
+    )
+    p.add_argument(
+        "--model-version", type=_model_version, help="version to install (default the file's)"
+    )
+    p.add_argument(
+        "--role",
+        type=_role,
+        action="append",
+        metavar="STAGE:MODE[:HEAD[:CLASSES]]",
+        help="mlp_role entry (repeatable; default every layer here, the last FINAL); "
+        f"MODE one of {', '.join(MODES)}",
+    )
+
+
+def _add_switch_commands(sub: Any) -> None:
+    compile_cmd = sub.add_parser(
+        "compile-entries", help="a model's entries as a tutorials sN-runtime.json"
+    )
+    _model_options(compile_cmd, many=True)
+    compile_cmd.add_argument("--p4info", required=True, metavar="FILE", help="P4Info (text)")
+    compile_cmd.add_argument(
+        "--bmv2-json", metavar="FILE", help="bmv2_json to name in the file (default beside P4Info)"
+    )
+    compile_cmd.add_argument("--out", required=True, metavar="FILE", help="sN-runtime.json")
+    compile_cmd.set_defaults(func=_cmd_compile_entries, runtime=None)
+
+    install_cmd = sub.add_parser("install", help="install entries on one or many switches")
+    source = install_cmd.add_mutually_exclusive_group(required=True)
+    source.add_argument("--runtime", metavar="FILE", help="tutorials sN-runtime.json")
+    source.add_argument("--model", action="append", metavar="FILE", help="model file (repeatable)")
+    install_cmd.add_argument("--model-id", type=_int_at_least(0), default=1, help="default 1")
+    install_cmd.add_argument("--model-version", type=_model_version, help="default the file's")
+    install_cmd.add_argument(
+        "--role", type=_role, action="append", metavar="STAGE:MODE[:HEAD[:CLASSES]]"
+    )
+    _switch_options(install_cmd)
+    install_cmd.add_argument(
+        "--batch-size", type=_int_at_least(1), default=1000, help="updates per Write request"
+    )
+    install_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    install_cmd.set_defaults(func=_cmd_install)
+
+    swap = sub.add_parser("swap", help="switch a model to a new version atomically")
+    _model_options(swap, many=False)
+    _switch_options(swap)
+    swap.add_argument("--batch-size", type=_int_at_least(1), default=1000)
+    swap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    swap.set_defaults(func=_cmd_swap)
+
+    read = sub.add_parser("read", help="read a table's entries or a counter")
+    read.add_argument("--table", metavar="NAME", help="table name (full or alias)")
+    read.add_argument("--counter", metavar="NAME", help="counter name (full or alias)")
+    _switch_options(read, many=False)
+    read.set_defaults(func=_cmd_read)
+
+    status = sub.add_parser("status", help="reachability, pipeline, entries, model versions")
+    _switch_options(status, config=False)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=_cmd_status, config=None)
+
+    shell = sub.add_parser("shell", help="start p4runtime-shell on a switch")
+    _switch_options(shell, many=False)
+    shell.set_defaults(func=_cmd_shell)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``dinctl`` argument parser."""
-    parser = _Parser(prog=PROG, description="Train, quantize and inspect DIN models.")
+    parser = _Parser(
+        prog=PROG, description="Train, quantize and inspect DIN models; install them on switches."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, tracebacks")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="logging level (default WARNING)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -314,6 +836,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a model file's manifest")
     info.add_argument("model", metavar="FILE")
     info.set_defaults(func=_cmd_info)
+    _add_switch_commands(sub)
     return parser
 
 
@@ -327,6 +850,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     level = args.log_level or ("DEBUG" if args.verbose else "WARNING")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if level == "WARNING":
+        # The fabric warns of each failed switch; dinctl reports them in its one error line.
+        logging.getLogger("controller.p4rt.multi").setLevel(logging.ERROR)
     try:
         status: int = args.func(args)
     except BrokenPipeError:
@@ -335,6 +861,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except UsageError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except CommandError as exc:
+        msg = str(exc)
+        print(msg if msg.startswith(PROG) else f"{PROG}: error: {msg}", file=sys.stderr)
         return 1
     except (ModelError, OSError) as exc:
         log.debug("%s failed", args.command, exc_info=True)
