@@ -293,7 +293,45 @@ class Empty:
     pos: Pos
 
 
-Stmt = Assign | CallStmt | If | Block | Exit | Return | Switch | VarDecl | Empty
+@dataclass(frozen=True, slots=True)
+class For:
+    """`for (init; cond; update) body` (P4-16 1.2.5)."""
+
+    pos: Pos
+    init: tuple[Stmt, ...]
+    cond: Expr | None
+    update: tuple[Stmt, ...]
+    body: Stmt
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """`break;` inside a loop."""
+
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """`continue;` inside a loop."""
+
+    pos: Pos
+
+
+Stmt = (
+    Assign
+    | CallStmt
+    | If
+    | Block
+    | Exit
+    | Return
+    | Switch
+    | VarDecl
+    | Empty
+    | For
+    | Break
+    | Continue
+)
 
 # ---------------------------------------------------------------- declarations
 

@@ -359,6 +359,19 @@ class Ctx:
     control: str = ""
 
 
+def shift_jumps(prims: list[J], offset: int) -> None:
+    """Move the targets of ``_jump``/``_jump_if_zero`` primitives by ``offset``.
+
+    Jump targets are primitive indices within the action: primitives moved down
+    (inserted before, or the list spliced into another) need this.
+    """
+    for prim in prims:
+        op = prim.get("op")
+        if op in ("_jump", "_jump_if_zero"):
+            target = prim["parameters"][-1]
+            target["value"] = hex(int(target["value"], 16) + offset)
+
+
 def statement_text(rest: str) -> str:
     """The source text of one statement: up to its ';' (outside brackets) or line end."""
     rest = " ".join(rest.split())

@@ -64,6 +64,10 @@ class LowerBase:
         # control-level variable initializers, run before the apply body
         self.pending_inits: list[tuple[Place, ast.Expr | Val, Pos]] = []
         self.ctl_scope: Ctx | None = None
+        # enclosing loops of the statement being lowered: (break, continue) targets
+        self.loops: list[tuple[list[J], list[J]]] = []
+        # the table being lowered: its actions and how many parameters its list binds
+        self.table_bound: dict[str, tuple[LAction, int]] = {}
 
     # ============================================================ helpers
     def fresh(self, base: str) -> str:
@@ -202,6 +206,9 @@ class LowerBase:
                 f = self.new_scalar(f"{name}_0", width_of(t), isinstance(t, Bits) and t.signed)
                 f.type = t
                 return f
+            case StackT() | StructT(kind="header_union"):
+                # header instances, invalid until set, like the package's own
+                return self.alloc(t, [name], "", False, [0])
             case _:
                 raise UnsupportedError(pos, f"unsupported local variable type {type_str(t)!r}")
 

@@ -453,8 +453,13 @@ class ControlLowering(ParserLowering):
         return t.name
 
     # -------------------------------------------------- tables
-    def action_for(self, obj: PObj, ctx: Ctx) -> LAction:
-        """The BMv2 action for a P4 action used by a table (lowered once)."""
+    def action_for(self, obj: PObj, ctx: Ctx, bound: tuple[ast.Arg, ...] = ()) -> LAction:
+        """The BMv2 action for a P4 action used by a table (lowered once per binding).
+
+        ``bound`` are the arguments given in the table's ``actions`` list: they
+        bind the first parameters (directional ones by reference), and only the
+        remaining parameters are action data set by the control plane.
+        """
         decl: ast.ActionDecl = obj.decl
         fq = obj.name
         name_anno = ast.annotation_str(decl.annotations, "name")
@@ -465,17 +470,36 @@ class ControlLowering(ParserLowering):
                 if name_anno.startswith(".")
                 else (f"{fq.rsplit('.', 1)[0]}.{name_anno}" if "." in fq else name_anno)
             )
-        key = f"{fq}"
+        key = fq if not bound else f"{fq}({', '.join(expr_text(a.expr) for a in bound)})"
         if key in self.action_cache:
             return self.action_cache[key]
+        if bound and any(k.startswith(fq + "(") or k == fq for k in self.action_cache):
+            # another binding of the same action: a copy under a fresh name
+            bmv2_name = self.fresh(bmv2_name)
         params: list[tuple[str, int]] = []
         scope = dict(self.ctl_scope.scope) if self.ctl_scope is not None else {}
         scope.update(ctx.scope)
-        for i, p in enumerate(decl.params):
+        if len(bound) > len(decl.params):
+            raise UnsupportedError(bound[-1].pos, f"too many arguments for action {decl.name!r}")
+        bctx = Ctx(dict(scope), control=ctx.control)
+        for p, a in zip(decl.params, bound, strict=False):
+            t = self.fe.resolve(p.type)
+            if p.direction in ("out", "inout"):
+                scope[p.name] = self.place(a.expr, bctx)
+                continue
+            v = self.rvalue(a.expr, bctx, t)
+            if v.const is None and v.json.get("type") != "field":
+                raise UnsupportedError(
+                    a.pos, f"argument for {p.name!r} must be a constant or a field here"
+                )
+            scope[p.name] = PValue(v)
+        for i, p in enumerate(decl.params[len(bound) :]):
             t = self.fe.resolve(p.type)
             if p.direction:
                 raise UnsupportedError(
-                    p.pos, f"unsupported directional parameter {p.name!r} in a table action"
+                    p.pos,
+                    f"directional parameter {p.name!r} of action {decl.name!r} "
+                    "needs an argument in the table's actions list",
                 )
             w = width_of(t)
             params.append((p.name, w))
@@ -513,6 +537,9 @@ class ControlLowering(ParserLowering):
         self.table_ids += 1
         tctx = Ctx(ctx.scope, prims=[], control=ctx.control)
         has_default = False
+        # each action of the list: its BMv2 action and how many parameters the list binds
+        bound_of: dict[str, tuple[LAction, int]] = {}
+        self.table_bound = bound_of
         for prop in decl.props:
             match prop.name:
                 case "key":
@@ -523,7 +550,8 @@ class ControlLowering(ParserLowering):
                         p = self.lookup(ar.name.split(".")[-1], ctx, ar.pos)
                         if not isinstance(p, PObj) or p.kind != "action":
                             raise UnsupportedError(ar.pos, f"{ar.name!r} is not an action")
-                        act = self.action_for(p, ctx)
+                        act = self.action_for(p, ctx, ar.args or ())
+                        bound_of[p.name] = (act, len(ar.args or ()))
                         t.actions.append(act)
                         t.action_refs.append((act, ar.annotations))
                 case "default_action":
@@ -532,12 +560,12 @@ class ControlLowering(ParserLowering):
                     p = self.lookup(ar.name, ctx, ar.pos)
                     if not isinstance(p, PObj) or p.kind != "action":
                         raise UnsupportedError(ar.pos, f"{ar.name!r} is not an action")
-                    act = self.action_for(p, ctx)
+                    act, nbound = bound_of.get(p.name) or (self.action_for(p, ctx), 0)
                     if act not in t.actions:
                         raise UnsupportedError(
                             ar.pos, f"default action {ar.name!r} is not in the table's actions"
                         )
-                    data = self.action_args(p.decl, ar, ctx)
+                    data = self.action_args(p.decl, ar, ctx, nbound)
                     t.default = (act, data, prop.is_const)
                 case "size":
                     assert prop.value is not None
@@ -655,12 +683,18 @@ class ControlLowering(ParserLowering):
             return LKey(mk, mk, name, ["scalars", tmp.name], width_of(v.type), m)
         return LKey(mk, mk, name, v.json["value"], width_of(v.type), m)
 
-    def action_args(self, decl: ast.ActionDecl, ar: ast.ActionRef, ctx: Ctx) -> list[int]:
-        """Constant action data of an action call in a table property."""
+    def action_args(
+        self, decl: ast.ActionDecl, ar: ast.ActionRef, ctx: Ctx, skip: int = 0
+    ) -> list[int]:
+        """Constant action data of an action call in a table property.
+
+        The first ``skip`` parameters are bound by the table's actions list and
+        are no action data.
+        """
         args = ar.args or ()
         ordered = self.bind_args(decl.params, args, ar.pos)
         out: list[int] = []
-        for p, a in zip(decl.params, ordered, strict=True):
+        for p, a in list(zip(decl.params, ordered, strict=True))[skip:]:
             if a is None:
                 raise UnsupportedError(
                     ar.pos, f"missing argument for parameter {p.name!r} of {decl.name!r}"
@@ -686,8 +720,8 @@ class ControlLowering(ParserLowering):
             p = self.lookup(ent.action.name, ctx, ent.action.pos)
             if not isinstance(p, PObj) or p.kind != "action":
                 raise UnsupportedError(ent.action.pos, f"{ent.action.name!r} is not an action")
-            act = self.action_for(p, ctx)
-            data = self.action_args(p.decl, ent.action, ctx)
+            act, nbound = self.table_bound.get(p.name) or (self.action_for(p, ctx), 0)
+            data = self.action_args(p.decl, ent.action, ctx, nbound)
             prio = self.fe.const_int(ent.priority) if ent.priority is not None else i + 1
             frag = (
                 ent.pos.text[ent.pos.col - 1 :].strip().rstrip(";").strip() if ent.pos.text else ""

@@ -45,6 +45,7 @@ from p4lite.compiler.ir import (
     jexpr,
     jhex,
     mask,
+    shift_jumps,
 )
 from p4lite.compiler.lower_base import LowerBase
 
@@ -293,12 +294,21 @@ class ExprLowering(LowerBase):
                 return self.binary(e, ctx, want)
             case ast.Ternary(cond=c, then=a, other=b):
                 cv = self.rvalue(c, ctx, BoolT())
-                av = self.rvalue(a, ctx, want)
-                bv = self.rvalue(b, ctx, av.type if not isinstance(av.type, InfInt) else want)
+                if cv.const is not None:
+                    # only the chosen operand is evaluated (its side effects included)
+                    return self.rvalue(a if cv.const else b, ctx, want)
+                av, tflag = self.guarded_rvalue(a, ctx, want, cv, when=True)
+                if tflag is not None:
+                    cv = Val(tflag, BoolT(), True)
+                bv, _ = self.guarded_rvalue(
+                    b,
+                    ctx,
+                    av.type if not isinstance(av.type, InfInt) else want,
+                    cv,
+                    when=False,
+                )
                 if isinstance(av.type, InfInt) and not isinstance(bv.type, InfInt):
                     av = self.cvt(av, bv.type, a.pos)
-                if cv.const is not None:
-                    return av if cv.const else bv
                 t = av.type
                 if isinstance(t, BoolT):
                     j = {
@@ -354,6 +364,44 @@ class ExprLowering(LowerBase):
                 raise UnsupportedError(e.pos, "unsupported list expression here")
             case _:
                 raise UnsupportedError(e.pos, f"unsupported expression {type(e).__name__}")
+
+    def guarded_rvalue(
+        self, e: ast.Expr, ctx: Ctx, want: Type | None, cond: Val, *, when: bool
+    ) -> tuple[Val, J | None]:
+        """Lower an operand that runs only when ``cond`` is ``when`` (``&&``, ``||``, ``?:``).
+
+        An operand without side effects is lowered as is and no flag is returned.
+        One that emits primitives (a function or extern call) gets them guarded by
+        ``cond``, first copied to a flag so that the operand cannot change its own
+        guard; the flag's boolean expression is returned to stand for ``cond``.
+        """
+        if ctx.prims is None:
+            return self.rvalue(e, ctx, want), None
+        outer_prims, outer_guard = ctx.prims, ctx.guard
+        slot: J = {"type": "field", "value": ["scalars", "$pending"]}
+        flag_j = jexpr("d2b", None, slot)
+        own = flag_j if when else jexpr("not", None, flag_j)
+        sub: list[J] = []
+        ctx.prims = sub
+        ctx.guard = own if outer_guard is None else jexpr("and", outer_guard, own)
+        try:
+            v = self.rvalue(e, ctx, want)
+        finally:
+            ctx.prims, ctx.guard = outer_prims, outer_guard
+        if not sub:
+            return v, None
+        if ctx.in_parser:
+            raise UnsupportedError(
+                e.pos, "unsupported call with side effects in a conditional operand in a parser"
+            )
+        flag = self.new_scalar("cond", 1)
+        slot["value"] = ["scalars", flag.name]
+        # a fresh flag: assigned unconditionally ('assign' is never jumped over)
+        target = {"type": "field", "value": ["scalars", flag.name]}
+        self.emit(ctx, "assign", [target, self.as_data(cond)], e.pos)
+        shift_jumps(sub, len(outer_prims))
+        outer_prims.extend(sub)
+        return v, flag_j
 
     def cast(self, v: Val, t: Type, pos: Pos) -> Val:
         """Explicit cast of v to type t."""
@@ -441,11 +489,23 @@ class ExprLowering(LowerBase):
                 return Val(eq if op == "==" else jexpr("not", None, eq), BoolT(), True)
         if op in ("&&", "||"):
             a = self.rvalue(e.left, ctx, BoolT())
-            b = self.rvalue(e.right, ctx, BoolT())
-            if a.const is not None and b.const is not None:
-                return self.const_val(fold_binary(op, a.const, b.const) or 0, BoolT())
+            if a.const is not None and bool(a.const) == (op == "||"):
+                # the right operand is not evaluated at all: no side effects
+                return self.const_val(int(op == "||"), BoolT())
+            if a.const is not None:
+                b = self.rvalue(e.right, ctx, BoolT())
+                if b.const is not None:
+                    return self.const_val(b.const, BoolT())
+                return Val(self.as_bool(b), BoolT(), True)
+            b, sc_flag = self.guarded_rvalue(e.right, ctx, BoolT(), a, when=op == "&&")
+            lhs_j = self.as_bool(a) if sc_flag is None else sc_flag
+            if b.const is not None:
+                taken = bool(b.const)
+                if taken == (op == "||"):
+                    return self.const_val(int(taken), BoolT())
+                return Val(lhs_j, BoolT(), True)
             return Val(
-                jexpr("and" if op == "&&" else "or", self.as_bool(a), self.as_bool(b)),
+                jexpr("and" if op == "&&" else "or", lhs_j, self.as_bool(b)),
                 BoolT(),
                 True,
             )

@@ -44,6 +44,7 @@ from p4lite.compiler.ir import (
     jexpr,
     jhex,
     mask,
+    shift_jumps,
 )
 from p4lite.compiler.lower_expr import ExprLowering
 
@@ -199,7 +200,11 @@ class StmtLowering(ExprLowering):
             case ast.Block(stmts=stmts):
                 saved = dict(ctx.scope)
                 for x in stmts:
-                    self.stmt(x, ctx)
+                    if ctx.in_action:
+                        # a 'return' or 'exit' earlier in the block guards the rest
+                        self.guarded_stmt(x, ctx)
+                    else:
+                        self.stmt(x, ctx)
                 # '$' entries carry an action's early-return state out of the block
                 ctx.scope = saved | {
                     k: v for k, v in ctx.scope.items() if k in saved or k.startswith("$")
@@ -238,8 +243,78 @@ class StmtLowering(ExprLowering):
                 self.emit(ctx, "exit", [], s.pos)
                 # BMv2 finishes the action after 'exit': guard the rest of it
                 self.action_return(ctx, s.pos, "$exited", "$exitguard")
+            case ast.For() if ctx.prims is not None:
+                self.for_loop(s, ctx)
+            case ast.Break() | ast.Continue() if ctx.prims is not None:
+                if not self.loops:
+                    word = "break" if isinstance(s, ast.Break) else "continue"
+                    raise UnsupportedError(s.pos, f"'{word}' outside a loop")
+                target: J = {"type": "hexstr", "value": "0x0"}
+                self.loops[-1][0 if isinstance(s, ast.Break) else 1].append(target)
+                self.emit(ctx, "_jump", [target], s.pos)
             case _:
                 raise UnsupportedError(s.pos, f"unsupported statement {type(s).__name__} here")
+
+    def for_loop(self, s: ast.For, ctx: Ctx) -> None:
+        """Lower a for loop inside an action with BMv2's ``_jump``/``_jump_if_zero``.
+
+        Layout: init; top: ``_jump_if_zero(cond, end)``; body; update: update
+        statements; ``_jump(top)``; end. ``break`` jumps to end and ``continue``
+        to update. The condition also holds the action's guards (enclosing ``if``,
+        ``return``, ``exit``), so that a loop under a false guard runs no
+        iteration and one left by ``return`` or ``exit`` ends.
+        """
+        assert ctx.prims is not None
+        prims = ctx.prims
+        saved_scope = dict(ctx.scope)
+        saved_in_action = ctx.in_action
+        ctx.in_action = True
+        for st in s.init:
+            self.guarded_stmt(st, ctx)
+        mark = len(prims)
+        cond = (
+            self.as_bool(self.rvalue(s.cond, ctx, BoolT()))
+            if s.cond is not None
+            else {"type": "bool", "value": True}
+        )
+        check_cond: J = {"type": "expression", "value": {"op": "b2d", "left": None, "right": cond}}
+        end: J = {"type": "hexstr", "value": "0x0"}
+        check: J = {"op": "_jump_if_zero", "parameters": [check_cond, end]}
+        prims.append(check)
+        top = prims[mark] if len(prims) > mark else check
+        breaks: list[J] = []
+        continues: list[J] = []
+        self.loops.append((breaks, continues))
+        try:
+            self.guarded_stmt(s.body, ctx)
+        finally:
+            self.loops.pop()
+        first_update = len(prims)
+        for st in s.update:
+            self.guarded_stmt(st, ctx)
+        back: J = {"type": "hexstr", "value": "0x0"}
+        back_jump: J = {"op": "_jump", "parameters": [back]}
+        prims.append(back_jump)
+        update_at = prims[first_update]
+        # guards known only now (a 'return' in the body) end the loop as well
+        guard = ctx.guard
+        for key in ("$retguard", "$exitguard"):
+            g = ctx.scope.get(key)
+            if isinstance(g, PValue):
+                guard = g.val.json if guard is None else jexpr("and", guard, g.val.json)
+        if guard is not None:
+            check_cond["value"]["right"] = jexpr("and", guard, cond)
+        index = {id(p): i for i, p in enumerate(prims)}
+        back["value"] = hex(index[id(top)])
+        end["value"] = hex(len(prims))
+        for t in breaks:
+            t["value"] = hex(len(prims))
+        for t in continues:
+            t["value"] = hex(index[id(update_at)])
+        ctx.in_action = saved_in_action
+        ctx.scope = saved_scope | {
+            k: v for k, v in ctx.scope.items() if k in saved_scope or k.startswith("$")
+        }
 
     def action_return(
         self, ctx: Ctx, pos: Pos, flag_key: str = "$returned", guard_key: str = "$retguard"
@@ -253,10 +328,7 @@ class StmtLowering(ExprLowering):
             ctx.scope[flag_key] = flag
             assert ctx.prims is not None
             # the flag is cleared first; jump targets move down by one
-            for prim in ctx.prims:
-                if prim["op"] == "_jump_if_zero":
-                    target = prim["parameters"][1]
-                    target["value"] = hex(int(target["value"], 16) + 1)
+            shift_jumps(ctx.prims, 1)
             ctx.prims.insert(
                 0,
                 {

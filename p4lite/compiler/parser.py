@@ -517,6 +517,8 @@ class Parser:
         """Parse a table declaration."""
         self.expect("table")
         name = self.ident()
+        if self.accept("("):  # an empty parameter list, as older programs write it
+            self.expect(")")
         self.expect("{")
         props: list[ast.TableProp] = []
         while not self.accept("}"):
@@ -697,11 +699,13 @@ class Parser:
                 return self.switch_stmt()
             case "const":
                 return self.const_decl(annos)
-        if (
-            self.is_type_start()
-            and not (t.kind == "ID" and self.peek().kind in (".", "(", "=", "["))
-            and not (t.kind == "error" and self.peek().kind == ".")
-        ):
+            case "for":
+                return self.for_stmt()
+            case "break" | "continue":
+                self.i += 1
+                self.expect(";")
+                return ast.Break(t.pos) if t.kind == "break" else ast.Continue(t.pos)
+        if self.starts_declaration():
             ty = self.type_ref()
             if self.at("("):
                 inst = self.instance(ty, annos)
@@ -721,6 +725,67 @@ class Parser:
         if isinstance(lhs, ast.Call):
             return ast.CallStmt(t.pos, lhs)
         raise self.fail("syntax error: expression statement must be a call or an assignment", t)
+
+    def starts_declaration(self) -> bool:
+        """Whether the statement here declares a variable (``T x``, ``T[N] x``, ``T<..> x``)."""
+        t = self.tok
+        if not self.is_type_start() or (t.kind == "error" and self.peek().kind == "."):
+            return False
+        if t.kind != "ID":
+            return True
+        nxt = self.peek().kind
+        if nxt in (".", "(", "="):
+            return False
+        if nxt == "[":
+            # 'H[2] tmp;' declares a stack; 'a[i] = x;' indexes one
+            depth, k = 0, 1
+            while self.peek(k).kind != "EOF":
+                kind = self.peek(k).kind
+                depth += kind == "["
+                depth -= kind == "]"
+                k += 1
+                if depth == 0:
+                    break
+            return self.peek(k).kind == "ID"
+        return True
+
+    def simple_statement(self) -> ast.Stmt:
+        """A declaration, assignment or call without its ';' (for-loop init/update)."""
+        t = self.tok
+        if self.starts_declaration():
+            ty = self.type_ref()
+            name = self.ident()
+            init = self.expression() if self.accept("=") else None
+            return ast.VarDecl(name.pos, ty, name.text, init, False)
+        lhs = self.expression()
+        if self.accept("="):
+            return ast.Assign(t.pos, lhs, self.expression())
+        if isinstance(lhs, ast.Call):
+            return ast.CallStmt(t.pos, lhs)
+        raise self.fail("syntax error: expected an assignment or a call", t)
+
+    def for_stmt(self) -> ast.For:
+        """Parse ``for (init; cond; update) statement``."""
+        t = self.expect("for")
+        self.expect("(")
+        init: list[ast.Stmt] = []
+        while not self.at(";"):
+            init.append(self.simple_statement())
+            if not self.accept(","):
+                break
+        if self.at("in"):
+            raise self.fail("unsupported 'for ... in' loop", t)
+        self.expect(";")
+        cond = None if self.at(";") else self.expression()
+        self.expect(";")
+        update: list[ast.Stmt] = []
+        while not self.at(")"):
+            update.append(self.simple_statement())
+            if not self.accept(","):
+                break
+        self.expect(")")
+        body = self.statement()
+        return ast.For(t.pos, tuple(init), cond, tuple(update), body)
 
     def switch_stmt(self) -> ast.Switch:
         """Parse a switch statement."""

@@ -228,7 +228,12 @@ def _parse_action(sw: CoreSwitch, text: str, line: int, table: str | None = None
     return ActionCall(info.name, tuple(params))
 
 
+_STACK_INDEX_RE = re.compile(r"\$([0-9]+)")
+
+
 def _find_key(keys: Sequence[KeyInfo], name: str, table: str, line: int) -> int:
+    # p4c's runner writes a stack element 'extra[0]' as 'extra$0'
+    name = _STACK_INDEX_RE.sub(r"[\1]", name)
     for i, k in enumerate(keys):
         if k.name == name:
             return i
@@ -251,8 +256,14 @@ def _do_add(sw: CoreSwitch, args: str, line: int) -> None:
     info = sw.table_info(table)
     priority = 0
     if rest and ":" not in rest[0]:
-        priority = _num(rest[0], line)
+        given = _num(rest[0], line)
         rest = rest[1:]
+        # p4c's runner hands BMv2 '10000 - PRIORITY' (smaller wins there) and only
+        # for ternary tables: 0 is a valid STF priority, larger still wins here
+        if info.needs_priority:
+            if given < 0:
+                raise StfError(f"line {line}: priority {given!r} is negative")
+            priority = given + 1
     matches: list[KeyMatch | None] = [None] * len(info.keys)
     for tok in rest:
         kname, _, kval = tok.rpartition(":")
@@ -342,8 +353,19 @@ def _configure(sw: CoreSwitch, cmd: StfCommand, mc_nodes: list[int]) -> None:
             raise StfError(f"line {line}: unknown command {cmd.keyword!r}")
 
 
-def run_stf(json_text: str, stf_text: str, options: SwitchOptions | None = None) -> StfResult:
-    """Run one STF test on a fresh switch loaded from ``json_text``."""
+def run_stf(
+    json_text: str,
+    stf_text: str,
+    options: SwitchOptions | None = None,
+    *,
+    drop_unknown_ports: bool = False,
+) -> StfResult:
+    """Run one STF test on a fresh switch loaded from ``json_text``.
+
+    The switch has the ports named by ``packet`` and ``expect`` lines. A packet
+    sent to any other port is a mismatch, unless ``drop_unknown_ports`` is set:
+    then it is dropped unseen, as by p4c's runner, whose BMv2 has no such port.
+    """
     cmds = parse_stf(stf_text)
     sw = CoreSwitch.from_json(json_text, options)
     result = StfResult()
@@ -381,6 +403,8 @@ def run_stf(json_text: str, stf_text: str, options: SwitchOptions | None = None)
             _configure(sw, c, mc_nodes)
         except SwitchError as exc:
             result.errors.append(f"line {c.line}: {c.keyword}: {exc}")
+    if drop_unknown_ports:
+        received = {port: pkts for port, pkts in received.items() if port in ports}
     result.received = received
     for port in sorted(ports | set(received)):
         exp = expects.get(port, [])
@@ -409,11 +433,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m p4lite.switch.stf", description=__doc__)
     ap.add_argument("json", type=Path, help="BMv2 JSON program")
     ap.add_argument("stf", type=Path, help="STF test")
+    ap.add_argument(
+        "--drop-unknown-ports",
+        action="store_true",
+        help="drop packets sent to ports the STF never names (p4c's runner), not fail",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        result = run_stf(args.json.read_text(), args.stf.read_text())
+        result = run_stf(
+            args.json.read_text(),
+            args.stf.read_text(),
+            drop_unknown_ports=args.drop_unknown_ports,
+        )
     except (OSError, StfError, SwitchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
