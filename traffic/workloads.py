@@ -53,12 +53,17 @@ _MTU_PAYLOAD = MAX_FRAME - 42  # bytes of application data per full UDP frame
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """A workload class: its name, transport, server port and class label."""
+    """A workload: its name, transport, server port and the flow class it belongs to.
+
+    ``flow_class`` is the class name a flow classifier should give it (the
+    classes of ``controller.models.synthetic.FLOW_CLASSES``; web and bulk are
+    both ``background``).
+    """
 
     name: str
     protocol: int
     server_port: int
-    label: int
+    flow_class: str
     description: str
 
 
@@ -160,12 +165,16 @@ def _bulk(rng: np.random.Generator, duration: float) -> _Arrays:
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
-        Workload("llm_chat", PROTO_TCP, 443, 1, "interactive LLM chat, token-streamed replies"),
-        Workload("video_upload", PROTO_UDP, 5004, 2, "video-analytics frame uploads"),
-        Workload("iot_sensor", PROTO_UDP, 5683, 3, "IoT sensor inference"),
-        Workload("industrial_control", PROTO_UDP, 2222, 4, "industrial control loop"),
-        Workload("web", PROTO_TCP, 80, 0, "background web browsing"),
-        Workload("bulk", PROTO_TCP, 5001, 0, "background bulk transfer"),
+        Workload(
+            "llm_chat", PROTO_TCP, 443, "llm_chat", "interactive LLM chat, token-streamed replies"
+        ),
+        Workload("video_upload", PROTO_UDP, 5004, "video_upload", "video-analytics frame uploads"),
+        Workload("iot_sensor", PROTO_UDP, 5683, "iot_sensor", "IoT sensor inference"),
+        Workload(
+            "industrial_control", PROTO_UDP, 2222, "industrial_control", "industrial control loop"
+        ),
+        Workload("web", PROTO_TCP, 80, "background", "background web browsing"),
+        Workload("bulk", PROTO_TCP, 5001, "background", "background bulk transfer"),
     )
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from controller.models.synthetic import FLOW_CLASSES
 from traffic.frames import Endpoints, parse_frame
 from traffic.workloads import WORKLOADS, build_frames, generate, mix
 
@@ -106,3 +107,7 @@ def test_mix_merges_flows_in_time_order_and_keeps_each_flow() -> None:
         own = [(p.time, p.size) for p in packets if p.flow == i]
         assert own == generate(name, 5.0, 3000 + i)
     assert mix(names[:2], 5.0, 3) == [p for p in packets if p.flow < 2]
+
+
+def test_every_workload_names_a_class_of_the_flow_classifier() -> None:
+    assert {w.flow_class for w in WORKLOADS.values()} == set(FLOW_CLASSES)
