@@ -6,7 +6,10 @@ model's input scale) as DIN requests over UDP, paced, and collects the answers
 on the same socket. It reports how many were answered and by whom (node or
 switch, which instance), how many came back busy, the accuracy against the
 labels, the agreement with the model's integer reference, and the round-trip
-latency percentiles. ``--json`` prints the report as JSON.
+latency percentiles. ``--json`` prints the report as JSON; ``--answers FILE``
+writes every answer as a JSON line the moment it arrives (with its send time,
+``time.perf_counter_ns()``, so that a watcher can follow the stream). More
+requests than held-out samples cycle through them.
 
 May import controller.models, traffic.wire, numpy and the standard library.
 """
@@ -22,7 +25,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,6 +51,7 @@ class Answer:
     confidence: int
     flags: int
     instance_id: int
+    sent_ns: int = 0  # time.perf_counter_ns() when the request left
 
 
 @dataclass
@@ -92,8 +96,12 @@ def send_requests(
     timeout: float = 2.0,
     tenant: int = 0,
     sensitivity: int = 0,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> dict[int, Answer]:
-    """Send one request per row of ``inputs`` (uint8 codes); return answers by request id."""
+    """Send one request per row of ``inputs`` (uint8 codes); return answers by request id.
+
+    ``on_answer`` is called with each answer as it arrives.
+    """
     answers: dict[int, Answer] = {}
     sent_at: dict[int, int] = {}
     interval = 1.0 / rate if rate > 0 else 0.0
@@ -151,7 +159,10 @@ def send_requests(
                         msg.header.confidence,
                         msg.header.flags,
                         msg.header.instance_id,
+                        sent_at[rid],
                     )
+                    if on_answer is not None:
+                        on_answer(answers[rid])
     return answers
 
 
@@ -183,6 +194,18 @@ def evaluate(
     return report
 
 
+def held_out(model: quant.MLPModel, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model's first ``count`` held-out samples as uint8 codes, with their labels.
+
+    The samples come from the model's own test split; asked for more, they repeat.
+    """
+    seed = model.data.get("seed", 0)
+    split = digits16(seed=seed if isinstance(seed, int) else 0)
+    order = np.arange(count) % len(split.y_test)
+    inputs = quant.quantize_input(model, split.x_test[order])
+    return inputs, np.asarray(split.y_test[order])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m nodes.client", description=__doc__)
@@ -195,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tenant", type=int, default=0)
     parser.add_argument("--sensitivity", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--answers", type=Path, metavar="FILE", help="write each answer there as a JSON line"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
@@ -207,20 +233,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not isinstance(model, quant.MLPModel):
         print(f"error: {args.model}: not an MLP model", file=sys.stderr)
         return 2
-    seed = model.data.get("seed", 0)
-    split = digits16(seed=seed if isinstance(seed, int) else 0)
-    inputs = quant.quantize_input(model, split.x_test[: args.count])
-    labels = np.asarray(split.y_test[: args.count])
+    inputs, labels = held_out(model, args.count)
     reference, _ = quant.predict_int(model, inputs)
-    answers = send_requests(
-        (host, int(port or wire.DIN_UDP_PORT)),
-        inputs,
-        model_id=args.model_id,
-        rate=args.rate,
-        timeout=args.timeout,
-        tenant=args.tenant,
-        sensitivity=args.sensitivity,
-    )
+    try:
+        out = args.answers.open("w", encoding="utf-8") if args.answers else None
+    except OSError as exc:
+        print(f"error: {args.answers}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+    def write(answer: Answer) -> None:
+        if out is not None:
+            out.write(json.dumps(asdict(answer)) + "\n")
+            out.flush()
+
+    try:
+        answers = send_requests(
+            (host, int(port or wire.DIN_UDP_PORT)),
+            inputs,
+            model_id=args.model_id,
+            rate=args.rate,
+            timeout=args.timeout,
+            tenant=args.tenant,
+            sensitivity=args.sensitivity,
+            on_answer=write,
+        )
+    finally:
+        if out is not None:
+            out.close()
     report = evaluate(answers, len(inputs), labels, np.asarray(reference))
     print(json.dumps(asdict(report)) if args.json else report.summary())
     return 0 if report.answered == report.sent else 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from controller.models import quant
+from controller.models.datasets import digits16
 from nodes import client
 from nodes.server import FLAG_BUSY, FLAG_IN_NETWORK, FLAG_NODE, NodeServer
 
@@ -61,3 +63,36 @@ def test_reference_agrees_with_forward_int(models: Any) -> None:
     codes = np.arange(16, dtype=np.int64).reshape(1, 16) * 7
     top, _ = quant.predict_int(model, codes)
     assert int(top[0]) == int(np.argmax(quant.forward_int(model, codes)[0]))
+
+
+def test_held_out_samples_repeat_when_more_are_asked(models: Any) -> None:
+    from controller.models.files import load_model  # noqa: PLC0415
+
+    model = load_model(models.paths["small"])
+    assert isinstance(model, quant.MLPModel)
+    n = len(digits16(seed=int(model.data.get("seed", 0))).y_test)
+    inputs, labels = client.held_out(model, n)
+    twice, twice_labels = client.held_out(model, 2 * n + 1)
+    assert (twice[:n] == inputs).all() and (twice[n : 2 * n] == inputs).all()
+    assert (twice_labels[n : 2 * n] == labels).all() and (twice[2 * n] == inputs[0]).all()
+
+
+def test_answers_file_has_a_line_per_answer(
+    start_node: Callable[..., NodeServer],
+    models: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    node = start_node(large=None)
+    host, port = node.address
+    answers = tmp_path / "answers.jsonl"
+    status = client.main(
+        ["--to", f"{host}:{port}", "--model", str(models.paths["small"]), "--count", "25",
+         "--rate", "2000", "--json", "--answers", str(answers)]
+    )  # fmt: skip
+    assert status == 0
+    lines = [json.loads(line) for line in answers.read_text().splitlines()]
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(a["request_id"] for a in lines) == list(range(1, 26))
+    assert all(a["sent_ns"] > 0 and a["instance_id"] == 7 for a in lines)
+    assert report["answered"] == 25
