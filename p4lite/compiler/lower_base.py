@@ -241,6 +241,12 @@ class LowerBase:
         """Inline a P4 function call and return its result (see `lower_stmt`)."""
         raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")
 
+    def inline_function_place(
+        self, decl: ast.FunctionDecl, args: tuple[ast.Arg, ...], ctx: Ctx, pos: Pos
+    ) -> Place:
+        """Inline a P4 function returning a header or struct; its result's storage."""
+        raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")
+
     def add_action(self, act: LAction) -> None:
         """Give an action its id and add it to the program."""
         act.id = self.action_ids

@@ -8,6 +8,7 @@ Imports `ast`, `frontend`, `diagnostics`, `ir` and `lower_parser`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from p4lite.compiler import ast
@@ -84,6 +85,7 @@ class ControlLowering(ParserLowering):
         cur: list[ast.Stmt] = []
         if inits:
             segments.append(("inits", inits))
+        stmts = [h for s in stmts for h in self.hoist_applies(s)]
         for s in stmts:
             if self.is_straight(s, ctx):
                 cur.append(s)
@@ -131,6 +133,88 @@ class ControlLowering(ParserLowering):
                 nxt = self.control_stmt(item, nxt, ctx, ret)
         ctx.scope = scope_before | {k: v for k, v in ctx.scope.items() if k in scope_before}
         return nxt
+
+    def hoist_applies(self, s: ast.Stmt) -> list[ast.Stmt]:
+        """Move ``t.apply().hit``/``.miss`` out of larger expressions into locals.
+
+        ``x = f(t.apply().hit ? 1 : 2)`` becomes ``bool hit = t.apply().hit;
+        x = f(hit ? 1 : 2)``, which the control graph can express. Only operands
+        that are always evaluated, left to right, are hoisted: an apply under
+        ``&&``, ``||`` or ``?:`` that might not run is left (and rejected).
+        """
+        hoisted: list[ast.Stmt] = []
+
+        def direct(e: ast.Expr) -> bool:
+            return (
+                isinstance(e, ast.Member)
+                and e.name in ("hit", "miss")
+                and isinstance(e.expr, ast.Call)
+                and isinstance(e.expr.func, ast.Member)
+                and e.expr.func.name == "apply"
+            )
+
+        def visit(e: ast.Expr) -> ast.Expr:
+            if direct(e):
+                name = self.fresh("tbl_hit")
+                bool_t = ast.TypeRef(e.pos, "bool")
+                hoisted.append(ast.VarDecl(e.pos, bool_t, name, e))
+                return ast.Name(e.pos, name)
+            match e:
+                case ast.Unary(expr=x):
+                    return replace(e, expr=visit(x))
+                case ast.Binary(op="&&" | "||", left=a):
+                    return replace(e, left=visit(a))
+                case ast.Binary(left=a, right=b):
+                    left = visit(a)
+                    return replace(e, left=left, right=visit(b))
+                case ast.Ternary(cond=c):
+                    return replace(e, cond=visit(c))
+                case ast.Cast(expr=x) | ast.Slice(expr=x):
+                    return replace(e, expr=visit(x))
+                case ast.Member(expr=x) if not isinstance(x, ast.Call):
+                    return replace(e, expr=visit(x))
+                case ast.Index(expr=x, index=i):
+                    base = visit(x)
+                    return replace(e, expr=base, index=visit(i))
+                case ast.Call(func=f, args=args) if not (
+                    isinstance(f, ast.Member) and f.name == "apply"
+                ):
+                    return replace(e, args=tuple(replace(a, expr=visit(a.expr)) for a in args))
+                case ast.ListExpr(items=items):
+                    return replace(e, items=tuple(visit(x) for x in items))
+            return e
+
+        match s:
+            case ast.Assign(rhs=rhs) if not direct(rhs):
+                new: ast.Stmt = replace(s, rhs=visit(rhs))
+            case ast.VarDecl(init=init) if init is not None and not direct(init):
+                new = replace(s, init=visit(init))
+            case ast.CallStmt(call=c) if not (
+                isinstance(c.func, ast.Member) and c.func.name == "apply"
+            ):
+                new = replace(
+                    s, call=replace(c, args=tuple(replace(a, expr=visit(a.expr)) for a in c.args))
+                )
+            case ast.If(cond=c) if self.apply_in_cond_shape(c) is None:
+                new = replace(s, cond=visit(c))
+            case _:
+                return [s]
+        return [*hoisted, new] if hoisted else [s]
+
+    @staticmethod
+    def apply_in_cond_shape(e: ast.Expr) -> ast.Call | None:
+        """The table call of ``t.apply().hit``, ``.miss`` or their negations, else None."""
+        while isinstance(e, ast.Unary) and e.op == "!":
+            e = e.expr
+        if (
+            isinstance(e, ast.Member)
+            and e.name in ("hit", "miss")
+            and isinstance(e.expr, ast.Call)
+            and isinstance(e.expr.func, ast.Member)
+            and e.expr.func.name == "apply"
+        ):
+            return e.expr
+        return None
 
     def is_straight(self, s: ast.Stmt, ctx: Ctx) -> bool:
         """Whether a statement can go into a hidden table's action."""
@@ -669,7 +753,7 @@ class ControlLowering(ParserLowering):
             return LKey(mk, mk, name, inner.json["value"], hi - lo + 1, m)
         v = self.rvalue(e, ctx)
         if v.json.get("type") != "field" or v.boolish:
-            if mk == "selector" or not isinstance(v.type, (Bits, BoolT)) or v.const is not None:
+            if mk == "selector" or not isinstance(v.type, (Bits, BoolT)):
                 raise UnsupportedError(
                     k.pos, "unsupported table key expression; use a field, a slice or isValid()"
                 )

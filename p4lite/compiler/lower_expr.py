@@ -20,6 +20,7 @@ from p4lite.compiler.frontend import (
     ExternT,
     InfInt,
     StackT,
+    StructT,
     Type,
     fold_binary,
     type_str,
@@ -84,6 +85,14 @@ class ExprLowering(LowerBase):
         match e:
             case ast.Name(name=n):
                 return self.lookup(n, ctx, e.pos)
+            case ast.Call(func=ast.Name(name=fname), args=args):
+                # a function returning a header, struct or stack: its result's storage
+                target = self.lookup(fname, ctx, e.pos)
+                if isinstance(target, PObj) and isinstance(target.decl, ast.FunctionDecl):
+                    ret_t = self.fe.resolve(target.decl.ret)
+                    if isinstance(ret_t, StructT | StackT):
+                        return self.inline_function_place(target.decl, args, ctx, e.pos)
+                raise UnsupportedError(e.pos, f"{expr_text(e)!r} does not denote storage")
             case ast.Member(expr=base, name=n):
                 b = self.place(base, ctx)
                 match b:

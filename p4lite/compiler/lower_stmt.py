@@ -37,6 +37,7 @@ from p4lite.compiler.ir import (
     PObj,
     PStack,
     PStruct,
+    PUnion,
     PValue,
     UnsupportedError,
     Val,
@@ -105,6 +106,20 @@ class StmtLowering(ExprLowering):
                     [{"type": "header", "value": hn}, {"type": "header", "value": sp.name}],
                     pos,
                 )
+            case PStack(name=dn, type=dt) | PUnion(name=dn, type=dt):
+                whole = self.place(src, ctx) if src is not None else None
+                if not isinstance(whole, type(dst)) or whole.type != dt:
+                    raise UnsupportedError(pos, f"cannot assign this value to {dn!r}")
+                kind = "header_stack" if isinstance(dst, PStack) else "header_union"
+                op = "assign_header_stack" if kind == "header_stack" else "assign_union"
+                params = [{"type": kind, "value": dn}, {"type": kind, "value": whole.name}]
+                if ctx.in_parser:
+                    assert ctx.prims is not None
+                    ctx.prims.append(
+                        {"parameters": [{"op": op, "parameters": params}], "op": "primitive"}
+                    )
+                else:
+                    self.emit(ctx, op, params, pos)
             case PStruct(type=st, members=m):
                 if src is None:
                     raise UnsupportedError(pos, "unsupported struct assignment")
@@ -235,7 +250,7 @@ class StmtLowering(ExprLowering):
             case ast.Return(value=value) if ctx.in_action:
                 if value is not None:
                     result = ctx.scope.get("$result")
-                    if not isinstance(result, PField):
+                    if result is None:
                         raise UnsupportedError(s.pos, "'return' with a value outside a function")
                     self.assign(result, value, ctx, s.pos)
                 self.action_return(ctx, s.pos)
@@ -495,13 +510,23 @@ class StmtLowering(ExprLowering):
             return Val({"type": "bool", "value": False}, ret_t, True, 0)
         return Val({"type": "field", "value": ["scalars", result.name]}, ret_t)
 
+    def inline_function_place(
+        self, decl: ast.FunctionDecl, args: tuple[ast.Arg, ...], ctx: Ctx, pos: Pos
+    ) -> Place:
+        """Inline a P4 function returning a header, struct or stack into fresh storage."""
+        if ctx.prims is None:
+            raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")
+        result = self.local(self.fe.resolve(decl.ret), f"{decl.name}_retval", pos)
+        self.inline_action(decl, args, ctx, pos, result)
+        return result
+
     def inline_action(
         self,
         decl: ast.ActionDecl | ast.FunctionDecl,
         args: tuple[ast.Arg, ...],
         ctx: Ctx,
         pos: Pos,
-        result: PField | None = None,
+        result: Place | None = None,
     ) -> None:
         """Inline an action call: in-arguments copied, out/inout bound by reference."""
         scope = dict(ctx.scope)

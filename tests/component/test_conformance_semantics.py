@@ -179,6 +179,41 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 02000000\nexpect 1 02220000 $\n",
     ),
     (
+        # a function returning a header: every return path builds it
+        "function_returning_header",
+        """
+h_t make(in bit<8> v) {
+    if (v == 0) { return { 8w0xaa, 8w0xbb, 8w0xcc, 8w0xdd }; }
+    h_t x = { v, v, v, v };
+    return x;
+}
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { hdr.h = make(hdr.h.a); hdr.h.d = make(8w3).c; sm.egress_spec = 1; }
+}
+""",
+        "packet 0 00000000\nexpect 1 aabbcc03 $\npacket 0 05000000\nexpect 1 05050503 $\n",
+    ),
+    (
+        # a constant key and a table result inside a larger expression
+        "constant_key_and_hit_in_expression",
+        """
+bit<8> twice(in bit<8> x) { return x + x; }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    action nop() { }
+    table always { key = { 8w7 : exact @name("seven"); } actions = { nop; } }
+    table t { key = { hdr.h.a : exact; } actions = { nop; } const entries = { 1 : nop(); } }
+    apply {
+        hdr.h.b = twice(t.apply().hit ? 8w3 : 8w4);
+        if (always.apply().miss) { hdr.h.c = 1; }
+        sm.egress_spec = 1;
+    }
+}
+""",
+        "packet 0 01000000\nexpect 1 01060100 $\n"
+        "add always seven:7 nop()\n"
+        "packet 0 02000000\nexpect 1 02080000 $\n",
+    ),
+    (
         # a header stack declared as a local variable, compared and copied as a whole
         "local_header_stack",
         """
@@ -281,4 +316,35 @@ def test_p4c_runner_key_names_and_priorities(
         "packet 0 1200\nexpect 1 1200 $\n"
     )
     outcome = run_stf(program, stf_text)
+    assert outcome.passed, outcome.render()
+
+
+STACK_COPY = """
+#include <core.p4>
+#include <v1model.p4>
+header e_t { bit<8> v; }
+struct headers_t { e_t[2] a; e_t[2] b; e_t[2] c; }
+struct meta_t { }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start {
+        pkt.extract(hdr.a.next); hdr.b = hdr.a; pkt.extract(hdr.a.next); transition accept;
+    }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { hdr.c = hdr.a; hdr.c[1].v = 9; sm.egress_spec = 1; }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+def test_header_stack_assignment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # b is copied after one extract (one valid element), c after both, in the ingress
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sc.p4").write_text(STACK_COPY, encoding="utf-8")
+    program = json.dumps(compile_file("sc.p4").json)
+    outcome = run_stf(program, "packet 0 0102\nexpect 1 0102 01 0109 $\n")
     assert outcome.passed, outcome.render()
