@@ -1,14 +1,17 @@
-"""Accuracy and macro-F1 of a model's float reference and its quantized form.
+"""Accuracy and macro-F1 of a model's float reference, its quantized form and its in-switch form.
 
 The test data are rebuilt from what the model file records (data set name,
-seed, split), so a model can be evaluated from its file alone. Imports numpy,
-scikit-learn and the standard library only.
+seed, split; or a flow data file and its SHA-256), so a model can be
+evaluated from its file alone. The in-switch form is a predictor the caller
+passes (the controller runs the model's table entries through a simulator);
+this layer knows no entries. Imports numpy, scikit-learn and the standard
+library only.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,13 +21,16 @@ from sklearn.metrics import f1_score
 from controller.models import quant, trees
 from controller.models.datasets import DIGITS16, Split, digits16
 from controller.models.errors import ModelError
+from controller.models.flowdata import file_digest, flow_split
 from controller.models.quant import MLPModel
 from controller.models.synthetic import SYNTHETIC_FLOWS, flow_dataset
 from controller.models.trees import ForestModel
 
 log = logging.getLogger(__name__)
 
-DATASETS = (DIGITS16, SYNTHETIC_FLOWS)
+DATASETS = (DIGITS16, SYNTHETIC_FLOWS, "a flow data file (created.data.data_file)")
+# Predicts classes of integer feature rows another way (e.g. through a switch's entries).
+Predictor = Callable[[np.ndarray], npt.NDArray[np.integer]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,8 @@ class Evaluation:
     float_scores: Scores
     quant_scores: Scores
     agreement: float  # fraction of samples where both forms predict the same class
+    switch_scores: Scores | None = None  # the in-switch form, when evaluated
+    switch_agreement: float | None = None  # fraction where in-switch = quantized
 
 
 def score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int) -> Scores:
@@ -83,10 +91,37 @@ def _fraction(model_name: str, data: dict[str, object]) -> float:
     return float(value)
 
 
+def _flow_file(model: MLPModel | ForestModel, data: dict[str, object]) -> Split:
+    path, digest = data.get("data_file"), data.get("data_sha256")
+    if not isinstance(path, str) or not isinstance(digest, str):
+        raise ModelError(
+            f"model {model.name!r}: created.data.data_file {path!r} and data_sha256 "
+            f"{digest!r}: expected strings"
+        )
+    if file_digest(path) != digest:
+        raise ModelError(
+            f"model {model.name!r}: flow data {path!r} changed since training "
+            f"(sha256 {digest!r} recorded): derive it again or train again"
+        )
+    optional = {
+        key: None if data.get(key) is None else _int_field(model.name, data, key)
+        for key in ("packet_limit", "min_packets")
+    }
+    return flow_split(
+        path,
+        _int_field(model.name, data, "seed"),
+        _fraction(model.name, data),
+        packet_limit=optional["packet_limit"],
+        min_packets=optional["min_packets"],
+    )
+
+
 def dataset_for(model: MLPModel | ForestModel) -> Split:
     """Rebuild the data set a model was trained on from its recorded data."""
     data = model.data
     name = data.get("name")
+    if "data_file" in data:
+        return _flow_file(model, data)
     if name == DIGITS16:
         return digits16(_int_field(model.name, data, "seed"), _fraction(model.name, data))
     if name == SYNTHETIC_FLOWS:
@@ -116,8 +151,15 @@ def predictions(
     return trees.predict_float(model, x), trees.predict_int(model, x)[0]
 
 
-def evaluate(model: MLPModel | ForestModel, split: Split | None = None) -> Evaluation:
-    """Evaluate both forms of ``model`` on ``split``'s test part (default: its own data)."""
+def evaluate(
+    model: MLPModel | ForestModel, split: Split | None = None, switch: Predictor | None = None
+) -> Evaluation:
+    """Evaluate both forms of ``model`` on ``split``'s test part (default: its own data).
+
+    With ``switch``, a third form: its predictions of the test samples are
+    scored too and compared with the quantized ones (they must agree where the
+    switch's arithmetic is the quantized model's).
+    """
     data = dataset_for(model) if split is None else split
     if data.classes != model.classes:
         raise ModelError(
@@ -126,6 +168,11 @@ def evaluate(model: MLPModel | ForestModel, split: Split | None = None) -> Evalu
         )
     float_pred, quant_pred = predictions(model, data.x_test)
     n = len(model.classes)
+    switch_scores = switch_agreement = None
+    if switch is not None:
+        switch_pred = np.asarray(switch(data.x_test))
+        switch_scores = score(data.y_test, switch_pred, n)
+        switch_agreement = float(np.mean(switch_pred == quant_pred))
     result = Evaluation(
         model=model.name,
         data=data.name,
@@ -134,6 +181,8 @@ def evaluate(model: MLPModel | ForestModel, split: Split | None = None) -> Evalu
         float_scores=score(data.y_test, float_pred, n),
         quant_scores=score(data.y_test, quant_pred, n),
         agreement=float(np.mean(float_pred == quant_pred)),
+        switch_scores=switch_scores,
+        switch_agreement=switch_agreement,
     )
     log.info(
         "%s on %s: float accuracy %.4f, quantized %.4f",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,9 +344,15 @@ def train_flow_classifier(
     flows_per_class: int | None = None,
     packet_limit: int | None = None,
     min_packets: int | None = None,
+    source: Mapping[str, object] | None = None,
 ) -> ForestModel:
-    """Train on a split's train part and record the split in the model's data."""
+    """Train on a split's train part and record the split in the model's data.
+
+    ``source`` adds what rebuilds the split besides it (e.g. a flow data file
+    and its digest).
+    """
     data: dict[str, object] = {
+        **(source or {}),
         "name": split.name,
         "seed": split.seed,
         "test_fraction": split.test_fraction,
