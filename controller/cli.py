@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from controller.models import ModelError
 from controller.models.files import MAX_VERSION, Model, load_manifest, load_model, save_model
 from controller.models.quant import DEFAULT_EXIT_ACCURACY, DEFAULT_PERCENTILE, MLPModel
-from controller.models.trees import DEFAULT_TREES
+from controller.models.trees import DEFAULT_TREES, ForestModel
 
 if TYPE_CHECKING:
     from controller.entries.mlp import Role
@@ -135,12 +135,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
             target_accuracy=args.target_accuracy,
         )
     else:
-        split = flow_dataset(
-            args.flows_per_class,
-            args.seed,
-            packet_limit=args.packet_limit,
-            min_packets=args.min_packets,
-        )
+        from controller.models.flowdata import file_digest, flow_split  # noqa: PLC0415
+
+        source: dict[str, object] | None = None
+        if args.data:
+            split = flow_split(
+                args.data, args.seed, packet_limit=args.packet_limit, min_packets=args.min_packets
+            )
+            source = {"data_file": args.data, "data_sha256": file_digest(args.data)}
+        else:
+            split = flow_dataset(
+                args.flows_per_class,
+                args.seed,
+                packet_limit=args.packet_limit,
+                min_packets=args.min_packets,
+            )
         model = trees.train_flow_classifier(
             split,
             kind=args.kind,
@@ -149,13 +158,64 @@ def _cmd_train(args: argparse.Namespace) -> int:
             max_depth=args.max_depth,
             name=args.name,
             version=DEFAULT_VERSION if args.model_version is None else args.model_version,
-            flows_per_class=args.flows_per_class,
+            flows_per_class=None if args.data else args.flows_per_class,
             packet_limit=args.packet_limit,
             min_packets=args.min_packets,
+            source=source,
         )
+    if isinstance(model, MLPModel):
+        save_model(model, args.out)
+        print(_summary(model, args.out, evaluate(model, split)))
+        return 0
+    switch = _switch_predictor(model)  # a model that does not fit din.p4 is not written
     save_model(model, args.out)
-    print(_summary(model, args.out, evaluate(model, split)))
+    result = evaluate(model, split, switch=switch)
+    print("\n".join([_summary(model, args.out, result), *_three_way(result)]))
     return 0
+
+
+def _switch_predictor(model: ForestModel) -> Callable[[Any], Any]:
+    """In-switch classes of feature rows: the model's din.p4 entries in the table simulator."""
+    import numpy as np  # noqa: PLC0415
+
+    from controller.entries.classifier import forest_entries, phase_entries  # noqa: PLC0415
+    from controller.entries.errors import EntriesError  # noqa: PLC0415
+    from controller.entries.simulator import TableSim, classify  # noqa: PLC0415
+
+    try:
+        sim = TableSim([*forest_entries(model, 1), *phase_entries(1, 1, None)])
+    except EntriesError as exc:
+        raise CommandError(f"{PROG}: error: the model does not fit din.p4: {exc}") from exc
+
+    def predict(x: Any) -> Any:
+        return np.array([classify(sim, [int(v) for v in row]).flow_class for row in x])
+
+    return predict
+
+
+def _three_way(result: Evaluation) -> list[str]:
+    """The float / quantized / in-switch table of a tree or forest evaluation."""
+    s = result.switch_scores
+    assert s is not None
+    forms = (result.float_scores, result.quant_scores, s)
+    width = max(9, *(len(c) for c in result.classes))
+    lines = [
+        f"{result.samples} test samples of {result.data}; in-switch: din.p4's entries "
+        "in the table simulator",
+        f"{'':{width}}  {'float':>9}  {'quantized':>9}  {'in-switch':>9}",
+        f"{'accuracy':{width}}  " + "  ".join(f"{f.accuracy:9.4f}" for f in forms),
+        f"{'macro-F1':{width}}  " + "  ".join(f"{f.macro_f1:9.4f}" for f in forms),
+        "per-class F1:",
+    ]
+    lines += [
+        f"{name:{width}}  " + "  ".join(f"{f.per_class_f1[i]:9.4f}" for f in forms)
+        for i, name in enumerate(result.classes)
+    ]
+    lines.append(
+        f"quantized = float on {result.agreement:.4f} of the samples, "
+        f"in-switch = quantized on {result.switch_agreement:.4f}"
+    )
+    return lines
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
@@ -789,7 +849,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group = train.add_argument_group("tree and forest")
     group.add_argument(
-        "--flows-per-class", type=_int_at_least(2), default=200, help="synthetic flows"
+        "--data",
+        metavar="FILE",
+        help="train on a flow data file (make data: data/flows-ndpi.npz), not synthetic flows",
+    )
+    group.add_argument(
+        "--flows-per-class",
+        type=_int_at_least(2),
+        default=200,
+        help="synthetic flows per class (without --data)",
     )
     group.add_argument(
         "--packet-limit",
