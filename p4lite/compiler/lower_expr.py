@@ -281,7 +281,7 @@ class ExprLowering(LowerBase):
                     return self.const_val(int(not v.const), BoolT())
                 return Val(jexpr("not", None, self.as_bool(v)), BoolT(), True)
             case ast.Unary(op="-", expr=x):
-                v = self.rvalue(x, ctx, want)
+                v = self._rvalue(x, ctx, want)
                 if v.const is not None:
                     return (
                         self.const_val(-v.const, v.type)
@@ -292,7 +292,7 @@ class ExprLowering(LowerBase):
                 w = width_of(t)
                 return Val(self.fix(jexpr("-", jhex(0, w), v.json), t), t)
             case ast.Unary(op="~", expr=x):
-                v = self.rvalue(x, ctx, want)
+                v = self._rvalue(x, ctx, want)
                 t = v.type
                 if v.const is not None and isinstance(t, Bits):
                     return self.const_val(~v.const, t)
@@ -306,7 +306,17 @@ class ExprLowering(LowerBase):
                 if cv.const is not None:
                     # only the chosen operand is evaluated (its side effects included)
                     return self.rvalue(a if cv.const else b, ctx, want)
-                av, tflag = self.guarded_rvalue(a, ctx, want, cv, when=True)
+                want_a = want
+                if self.unsized_literal(a) and not self.unsized_literal(b):
+                    # '? 2 : 3w1': the literal takes the other operand's type
+                    scratch = Ctx(ctx.scope, ctx.in_action, ctx.in_parser, [], None, ctx.control)
+                    other = self._rvalue(b, scratch, want)
+                    if not isinstance(other.type, InfInt):
+                        want_a = other.type
+                elif not self.unsized_literal(a):
+                    # a typed operand gives the type; 'want' only sizes literals
+                    want_a = None
+                av, tflag = self.guarded_rvalue(a, ctx, want_a, cv, when=True)
                 if tflag is not None:
                     cv = Val(tflag, BoolT(), True)
                 bv, _ = self.guarded_rvalue(
@@ -373,6 +383,13 @@ class ExprLowering(LowerBase):
                 raise UnsupportedError(e.pos, "unsupported list expression here")
             case _:
                 raise UnsupportedError(e.pos, f"unsupported expression {type(e).__name__}")
+
+    @staticmethod
+    def unsized_literal(e: ast.Expr) -> bool:
+        """Whether e is an integer literal without a width (its type comes from context)."""
+        while isinstance(e, ast.Unary) and e.op == "-":
+            e = e.expr
+        return isinstance(e, ast.IntLit) and e.width is None
 
     def guarded_rvalue(
         self, e: ast.Expr, ctx: Ctx, want: Type | None, cond: Val, *, when: bool

@@ -52,6 +52,25 @@ from p4lite.compiler.lower_expr import ExprLowering
 logger = logging.getLogger(__name__)
 
 
+def _leaves(p: Place) -> set[tuple[str, str]]:
+    """The storage a place covers: (instance, field) pairs, field '*' for a whole instance."""
+    match p:
+        case PField(hdr=h, name=n):
+            return {(h, n)}
+        case PHeader(name=n) | PStack(name=n) | PUnion(name=n):
+            return {(n, "*")}
+        case PStruct(members=m):
+            return {leaf for member in m.values() for leaf in _leaves(member)}
+    return set()
+
+
+def _overlap(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
+    """Whether two sets of leaves share storage."""
+    return any(
+        inst_a == inst_b and (fa == fb or "*" in (fa, fb)) for inst_a, fa in a for inst_b, fb in b
+    )
+
+
 class StmtLowering(ExprLowering):
     """Statements and actions to BMv2 primitives."""
 
@@ -528,13 +547,30 @@ class StmtLowering(ExprLowering):
         pos: Pos,
         result: Place | None = None,
     ) -> None:
-        """Inline an action call: in-arguments copied, out/inout bound by reference."""
+        """Inline an action call: in-arguments copied, out/inout bound by reference.
+
+        Out/inout arguments that overlap another one (``f(x, x)``) are copied in
+        and out instead, in parameter order, as P4's copy-in/copy-out demands:
+        by reference, a write through one would show through the other.
+        """
         scope = dict(ctx.scope)
         for k in ("$returned", "$retguard", "$result"):
             scope.pop(k, None)
         if result is not None:
             scope["$result"] = result
         ordered = self.bind_args(decl.params, args, pos)
+        directional = [
+            (p, a, self.place(a, ctx))
+            for p, a in zip(decl.params, ordered, strict=True)
+            if p.direction in ("out", "inout") and a is not None
+        ]
+        aliased = {
+            p.name
+            for i, (p, _, pl) in enumerate(directional)
+            for j, (_, _, other) in enumerate(directional)
+            if i != j and _overlap(_leaves(pl), _leaves(other))
+        }
+        copies: list[tuple[Place, ast.Expr]] = []
         for p, a in zip(decl.params, ordered, strict=True):
             t = self.fe.resolve(p.type)
             if a is None:
@@ -542,7 +578,16 @@ class StmtLowering(ExprLowering):
                     pos, f"missing argument for parameter {p.name!r} of action {decl.name!r}"
                 )
             if p.direction in ("out", "inout"):
-                scope[p.name] = self.place(a, ctx)
+                if p.name not in aliased:
+                    scope[p.name] = self.place(a, ctx)
+                    continue
+                copy = self.local(t, f"{decl.name}_{p.name}", p.pos)
+                if p.direction == "inout":
+                    self.assign(copy, a, ctx, pos)
+                elif isinstance(copy, PHeader):
+                    self.emit_guarded_header(ctx, "remove_header", copy.name, pos)
+                scope[p.name] = copy
+                copies.append((copy, a))
                 continue
             v = self.rvalue(a, ctx, t)
             if v.const is None and v.json.get("type") not in ("runtime_data",):
@@ -552,6 +597,18 @@ class StmtLowering(ExprLowering):
             scope[p.name] = PValue(v)
         sub = Ctx(scope, True, ctx.in_parser, ctx.prims, ctx.guard, ctx.control)
         self.action_body(decl.body, sub)
+        for idx, (copy, a) in enumerate(copies):
+            # copy-out happens after a 'return' too: under the caller's guard only
+            name = f"$copy{idx}"
+            cctx = Ctx(
+                {**ctx.scope, name: copy},
+                ctx.in_action,
+                ctx.in_parser,
+                ctx.prims,
+                ctx.guard,
+                ctx.control,
+            )
+            self.assign(self.place(a, ctx), ast.Name(a.pos, name), cctx, pos)
         # an exit inside the callee also ends the caller
         for key in ("$exited", "$exitguard"):
             if key in sub.scope:

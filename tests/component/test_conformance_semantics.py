@@ -179,6 +179,34 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 02000000\nexpect 1 02220000 $\n",
     ),
     (
+        # the same field passed as inout and out: copy-in/copy-out, not references
+        "aliased_directional_arguments",
+        """
+void twice(inout bit<8> x, out bit<8> y) {
+    y = 8w1;
+    if (x > 8w10) { y = 8w2; }
+}
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { twice(hdr.h.a, hdr.h.a); twice(hdr.h.b, hdr.h.c); sm.egress_spec = 1; }
+}
+""",
+        "packet 0 20200000\nexpect 1 02200200 $\npacket 0 05050000\nexpect 1 01050100 $\n",
+    ),
+    (
+        # an unsized literal in ?: takes the other operand's width, then the cast widens
+        "conditional_literal_takes_other_width",
+        """
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply {
+        hdr.h.b = (bit<8>)-((hdr.h.a == 1) ? 2 : 3w1);
+        hdr.h.c = (bit<8>)(~((hdr.h.a == 1) ? 4w3 : 0));
+        sm.egress_spec = 1;
+    }
+}
+""",
+        "packet 0 01000000\nexpect 1 01060c00 $\npacket 0 00000000\nexpect 1 00070f00 $\n",
+    ),
+    (
         # a function returning a header: every return path builds it
         "function_returning_header",
         """
