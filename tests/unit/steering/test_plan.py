@@ -1,0 +1,121 @@
+"""controller.steering.plan and program: per-switch plans, backups, stable groups, write order."""
+
+from __future__ import annotations
+
+from controller.entries import types as et
+from controller.entries.schema import INSTANCE_SELECTOR
+from controller.entries.steering import Instance, Policy
+from controller.p4rt import entities as pe
+from controller.steering.config import InstanceSpec, ServiceSpec, SteeringConfig
+from controller.steering.plan import (
+    ServiceChoice,
+    candidates,
+    choose_backup,
+    plan_entities,
+    steered_matches,
+    switch_plan,
+)
+from controller.steering.policy import TenantPolicy
+from controller.steering.program import ordered_phases
+from controller.steering.registry import InstanceView, Load, ModelOffer
+
+CONFIG = SteeringConfig(
+    services=(ServiceSpec(1), ServiceSpec(2, match=((3, 2),))),
+    instances=(InstanceSpec(1), InstanceSpec(2), InstanceSpec(3, "cloud")),
+    policies=(TenantPolicy(7),),
+    dataplane_stale_us=80_000,
+)
+
+
+def _view(inst: int, *models: ModelOffer) -> InstanceView:
+    return InstanceView(inst, f"10.0.0.{inst}", models, Load(), Load(), 0.0, 0.0, 1, ("s1",))
+
+
+VIEWS = {
+    1: _view(1, ModelOffer(1, 1, 0, 2)),
+    2: _view(2, ModelOffer(1, 1, 0, 2), ModelOffer(2, 1, 0, 255)),
+    3: _view(3, ModelOffer(1, 1, 0, 2), ModelOffer(2, 1, 0, 1)),
+}
+
+
+def test_candidates_can_serve_every_match() -> None:
+    assert [v.instance_id for v in candidates(ServiceSpec(1), list(VIEWS.values()))] == [1, 2, 3]
+    # Escalations at stage 2: the large model of 2; 3's small model stops at layer 1.
+    esc = ServiceSpec(2, match=((3, 2),))
+    assert [v.instance_id for v in candidates(esc, list(VIEWS.values()))] == [2]
+    only = ServiceSpec(1, instances=(3,))
+    assert [v.instance_id for v in candidates(only, list(VIEWS.values()))] == [3]
+
+
+def test_backups_prefer_premises_then_weight() -> None:
+    choices = [ServiceChoice(1, ServiceSpec(1), (1, 2, 3), ((1, 4), (2, 8), (3, 4)))]
+    assert choose_backup(3, choices, CONFIG) == 2  # premises, heavier than 1
+    assert choose_backup(2, choices, CONFIG) == 1  # premises before the heavier cloud
+    assert choose_backup(9, choices, CONFIG) == 0
+    # A backup must serve every service of the instance.
+    both = [*choices, ServiceChoice(2, ServiceSpec(2), (2, 3), ((2, 1), (3, 1)))]
+    assert choose_backup(3, both, CONFIG) == 2
+    assert choose_backup(2, both, CONFIG) == 3
+
+
+def test_a_switch_plan_and_its_entities() -> None:
+    choices = [
+        ServiceChoice(1, ServiceSpec(1), (1, 2, 3), ((1, 1), (3, 1))),
+        ServiceChoice(2, ServiceSpec(2, match=((3, 2),)), (2,), ((2, 1),)),
+    ]
+    plan = switch_plan("s1", choices, VIEWS, CONFIG, raw=True)
+    assert plan.instances == (
+        Instance(1, "10.0.0.1", 2, 80_000),
+        Instance(2, "10.0.0.2", 0, 0),
+        Instance(3, "10.0.0.3", 1, 80_000),
+    )
+    assert plan.policies == (Policy(7, 1, (1, 2)),)
+    assert steered_matches(choices) == [(1, 1, 0), (2, 3, 2)]
+    # The second service keeps group 2 even though it is the only group written.
+    entities = plan_entities(switch_plan("s1", choices[1:], VIEWS, CONFIG, raw=True), [2])
+    groups = [e for e in entities if isinstance(e, et.ActionProfileGroup)]
+    steer = [e for e in entities if isinstance(e, et.TableEntry) and e.group_id is not None]
+    assert [g.group_id for g in groups] == [2] and [e.group_id for e in steer] == [2]
+    assert [type(e).__name__ for e in entities] == [
+        "TableEntry",  # instance_info of 2
+        "ActionProfileMember",
+        "ActionProfileGroup",
+        "TableEntry",  # din_steer
+        "TableEntry",  # tenant_policy
+    ]
+
+
+def test_write_phases_put_rows_first_and_deletes_in_reverse() -> None:
+    info = pe.TableEntry("MyIngress.instance_info", action="MyIngress.set_instance_info")
+    policy = pe.TableEntry("MyIngress.tenant_policy", action="MyIngress.set_allowed")
+    steer = pe.TableEntry("MyIngress.din_steer", group_id=1)
+    member = pe.ActionProfileMember(INSTANCE_SELECTOR, 1, "MyIngress.set_instance")
+    group = pe.ActionProfileGroup(INSTANCE_SELECTOR, 1)
+    ins, mod, dele = pe.UpdateType.INSERT, pe.UpdateType.MODIFY, pe.UpdateType.DELETE
+    updates = [
+        pe.Update(dele, member),
+        pe.Update(ins, steer),
+        pe.Update(mod, group),
+        pe.Update(dele, info),
+        pe.Update(ins, member),
+        pe.Update(mod, policy),
+        pe.Update(dele, steer),
+        pe.Update(ins, info),
+        pe.Update(dele, group),
+    ]
+    phases = ordered_phases(updates)
+    flat = [
+        (u.type, type(u.entity).__name__, getattr(u.entity, "table", "")) for p in phases for u in p
+    ]
+    assert flat == [
+        (mod, "TableEntry", "MyIngress.tenant_policy"),
+        (ins, "TableEntry", "MyIngress.instance_info"),
+        (ins, "ActionProfileMember", ""),
+        (mod, "ActionProfileGroup", ""),
+        (ins, "TableEntry", "MyIngress.din_steer"),
+        (dele, "TableEntry", "MyIngress.din_steer"),
+        (dele, "ActionProfileGroup", ""),
+        (dele, "ActionProfileMember", ""),
+        (dele, "TableEntry", "MyIngress.instance_info"),
+    ]
+    assert len(phases) == 8
