@@ -64,6 +64,20 @@ def _leaves(p: Place) -> set[tuple[str, str]]:
     return set()
 
 
+def _headers_of(p: Place) -> list[str]:
+    """The header instances inside a place (a header, a struct of headers, a stack)."""
+    match p:
+        case PHeader(name=n):
+            return [n]
+        case PUnion(members=m):
+            return [h.name for h in m.values()]
+        case PStack(name=n, type=t):
+            return [f"{n}[{k}]" for k in range(t.size)]
+        case PStruct(members=m):
+            return [h for member in m.values() for h in _headers_of(member)]
+    return []
+
+
 def _overlap(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
     """Whether two sets of leaves share storage."""
     return any(
@@ -579,13 +593,19 @@ class StmtLowering(ExprLowering):
                 )
             if p.direction in ("out", "inout"):
                 if p.name not in aliased:
-                    scope[p.name] = self.place(a, ctx)
+                    bound = self.place(a, ctx)
+                    if p.direction == "out":
+                        # an 'out' header starts invalid, as a fresh copy would be
+                        for hn in _headers_of(bound):
+                            self.emit_guarded_header(ctx, "remove_header", hn, pos)
+                    scope[p.name] = bound
                     continue
                 copy = self.local(t, f"{decl.name}_{p.name}", p.pos)
                 if p.direction == "inout":
                     self.assign(copy, a, ctx, pos)
-                elif isinstance(copy, PHeader):
-                    self.emit_guarded_header(ctx, "remove_header", copy.name, pos)
+                else:
+                    for hn in _headers_of(copy):
+                        self.emit_guarded_header(ctx, "remove_header", hn, pos)
                 scope[p.name] = copy
                 copies.append((copy, a))
                 continue

@@ -193,6 +193,23 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 20200000\nexpect 1 02200200 $\npacket 0 05050000\nexpect 1 01050100 $\n",
     ),
     (
+        # an 'out' header argument comes back invalid unless the callee makes it valid
+        "out_header_argument_starts_invalid",
+        """
+void reset(out h_t x) { }
+void fill(out h_t x) { x.setValid(); x = { 8w1, 8w2, 8w3, 8w4 }; }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply {
+        if (hdr.h.a == 1) { reset(hdr.h); } else if (hdr.h.a == 2) { fill(hdr.h); }
+        sm.egress_spec = 1;
+    }
+}
+""",
+        "packet 0 01000000 99\nexpect 1 99 $\n"
+        "packet 0 02000000 99\nexpect 1 01020304 99 $\n"
+        "packet 0 03000000 99\nexpect 1 03000000 99 $\n",
+    ),
+    (
         # an unsized literal in ?: takes the other operand's width, then the cast widens
         "conditional_literal_takes_other_width",
         """
