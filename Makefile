@@ -35,13 +35,14 @@ APT_PACKAGES := mininet iputils-ping bridge-utils iproute2 ethtool iperf \
 P4RUNTIME_SHELL_VERSION := 0.0.6
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install lock build models run stop clean test lint check-imports pytest bench
+.PHONY: help install lock build models data run stop clean test lint check-imports pytest bench
 
 help:
 	@echo "make run      start the DIN testbed in Mininet (TOPO=$(TOPO) SCENARIO=$(SCENARIO))"
 	@echo "make test     lint and run every test"
 	@echo "make build    compile $(P4SRC)/*.p4 into $(BUILD_DIR)/"
 	@echo "make models   train the default models into $(BUILD_DIR)/models/"
+	@echo "make data     fetch nDPI's labelled captures, derive $(DATA_DIR)/flows-ndpi.npz (network)"
 	@echo "make lint     ruff, mypy --strict, import directions"
 	@echo "make bench    run the benchmarks (figures printed and written to $(BUILD_DIR)/bench/)"
 	@echo "make stop     stop what 'make run' started"
@@ -105,6 +106,25 @@ $(MODELS_DIR)/digits-large.npz: | install
 $(MODELS_DIR)/flows-forest.npz: | install
 	@mkdir -p $(MODELS_DIR)
 	$(VENV)/bin/dinctl train forest --seed 0 --out $@
+
+# ------------------------------------------------------------------ data ---
+# Real labelled flows: Debian's nDPI source (tests/pcap + tests/result) fetched
+# into $(DATA_DIR)/ (needs the network; a stamp keeps it fetched once), then
+# din.p4's flows of its captures labelled with the workload classes.
+
+DATA_DIR ?= data
+NDPI_STAMP := $(DATA_DIR)/ndpi-source.stamp
+NDPI_FLOWS := $(DATA_DIR)/flows-ndpi.npz
+FLOW_DATA_CODE := $(addprefix controller/models/,capture.py ndpi.py ndpi_classes.py \
+	flowdata.py features.py) tools/ndpi_flows.py
+
+data: $(NDPI_FLOWS)
+
+$(NDPI_STAMP):
+	tools/fetch_ndpi.sh $(DATA_DIR)
+
+$(NDPI_FLOWS): $(NDPI_STAMP) $(FLOW_DATA_CODE) | install
+	$(PY) tools/ndpi_flows.py --stamp $(NDPI_STAMP) --out $@
 
 # ------------------------------------------------------------------- run ---
 

@@ -51,6 +51,7 @@ FORMAT = "din-flow-data"
 FORMAT_VERSION = 1
 MANIFEST = "dataset.json"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+REWRITTEN = "checksum_rewritten"
 ARRAYS = ("packets", "offsets", "keys", "labels", "captures", "apps")
 
 
@@ -123,7 +124,7 @@ def _conversation(key: FlowKey) -> Conversation:
     return (key.protocol, frozenset(ends))
 
 
-def _labels(flows: Sequence[NdpiFlow], tally: _Tally) -> dict[Conversation, NdpiFlow | None]:
+def _labels(flows: Sequence[NdpiFlow]) -> dict[Conversation, NdpiFlow | None]:
     """nDPI's flow per conversation (None: listed twice with different labels)."""
     out: dict[Conversation, NdpiFlow | None] = {}
     for flow in flows:
@@ -136,7 +137,6 @@ def _labels(flows: Sequence[NdpiFlow], tally: _Tally) -> dict[Conversation, Ndpi
                 out[conv] = None
             continue
         out[conv] = flow
-    tally.drop("ndpi_conflicting", sum(1 for v in out.values() if v is None))
     return out
 
 
@@ -171,7 +171,7 @@ def _add_capture(
     for reason, n in skipped.items():
         tally.skipped[reason] = tally.skipped.get(reason, 0) + n
     tally.packets += sum(len(v) for v in by_flow.values())
-    labels = _labels(read_result(str(result)), tally)
+    labels = _labels(read_result(str(result)))
     builder.capture_names.append(pcap.name)
     volume = {key: sum(p.length for p in rows) for key, rows in by_flow.items()}
     for key, rows in by_flow.items():
@@ -257,7 +257,9 @@ def derive(
         "min_packets": min_packets,
         "captures_read": tally.captures,
         "packets_in_flows": tally.packets,
-        "packets_skipped": dict(sorted(tally.skipped.items())),
+        "packets_skipped": {k: v for k, v in sorted(tally.skipped.items()) if k != REWRITTEN},
+        # Taken with the checksum the wire carried (see controller.models.capture).
+        "packets_checksum_rewritten": tally.skipped.get(REWRITTEN, 0),
         "flows_dropped": dict(sorted(tally.flows_dropped.items())),
         "flows_per_class": data.class_counts(),
         "packets_per_class": {
