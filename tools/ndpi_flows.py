@@ -26,7 +26,7 @@ PROG = "ndpi_flows"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--source", metavar="DIR", help="nDPI source tree (tests/pcap, tests/result)")
+    where.add_argument("--source", metavar="DIR", help="nDPI tree (tests/pcap, tests/result)")
     where.add_argument("--stamp", metavar="FILE", help="a file holding that tree's path")
     parser.add_argument("--out", required=True, metavar="FILE", help="flow data file to write")
     parser.add_argument(

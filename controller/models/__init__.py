@@ -7,6 +7,9 @@ Modules, bottom up:
 - ``quant``: quantized MLPs and ``forward_int``, the integer reference;
 - ``trees``: tree/forest classifiers over feature codes, ``predict_codes``;
 - ``datasets``, ``synthetic``: digits pooled to 16 inputs; seeded workload flows;
+- ``capture``, ``ndpi``, ``ndpi_classes``, ``flowdata``: real flows: captures read
+  as din.p4 sees them, nDPI's labels, their mapping to the workload classes,
+  labelled flow data files (``make data``);
 - ``mlp``: training of the partitioned MLP, its early-exit head, the large model;
 - ``evaluate``: accuracy and macro-F1, float and quantized;
 - ``files``: ``save_model`` / ``load_model`` (``.npz`` arrays + ``model.json``).
