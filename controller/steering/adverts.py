@@ -172,7 +172,8 @@ def from_frame(frame: bytes, switch: str = "") -> Advertisement:
     )
 
 
-def _checksum(data: bytes) -> int:
+def ipv4_checksum(data: bytes) -> int:
+    """RFC 1071 ones' complement sum of an (even-length) IPv4 header."""
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
@@ -202,5 +203,5 @@ def advert_frame(
     src = ipaddress.IPv4Address(adv.addr).packed
     dst = ipaddress.IPv4Address(dst_addr).packed
     head = _IPV4.pack(0x45, 0, IPV4_HLEN + len(udp), 0, 0x4000, 64, PROTO_UDP, 0, src, dst)
-    head = head[:10] + _checksum(head).to_bytes(2, "big") + head[12:]
+    head = head[:10] + ipv4_checksum(head).to_bytes(2, "big") + head[12:]
     return _ETH.pack(dst_mac, src_mac, ETHERTYPE_IPV4) + head + udp

@@ -15,7 +15,8 @@ It can be written as JSON (:func:`load_config`, :func:`config_from_dict`)::
                       "placements": [{"switch": "s2", "roles": ["0:next", "1:final:0:10"]},
                                      {"switch": null}],
                       "overload_recirc_per_s": 2000}],
-      "weights": {"slots": 16, "hysteresis": 0.1, "hold_ms": 1000}
+      "weights": {"slots": 15, "hysteresis": 0.1, "hold_ms": 1000},
+      "probe": {"addr": "10.255.255.254", "interval_ms": 500}
     }
 
 Unknown keys are refused with the path of the key. Pure: imports the
@@ -25,6 +26,7 @@ modules only.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -35,7 +37,7 @@ from typing import Any, TypeVar
 
 from controller.entries.mlp import MODES, Role
 from controller.entries.steering import MSG_ESCALATION, MSG_REQUEST
-from controller.steering.adverts import MAX_INSTANCE_ID
+from controller.steering.adverts import DIN_UDP_PORT, MAX_INSTANCE_ID
 from controller.steering.errors import SteeringError
 from controller.steering.policy import PREMISES, TenantPolicy
 from controller.steering.weights import WeightConfig
@@ -146,6 +148,30 @@ class PartitionSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeConfig:
+    """Where probe answers go (an address no host has) and how often probes leave."""
+
+    addr: str = "10.255.255.254"
+    port: int = 7351
+    interval_s: float = 0.5
+    timeout_s: float = 2.0
+    tenant: int = 0
+
+    def __post_init__(self) -> None:
+        """Check the address, port and timing."""
+        try:
+            ipaddress.IPv4Address(self.addr)
+        except ValueError:
+            raise SteeringError(f"probe address {self.addr!r}: expected a dotted quad") from None
+        if not 1 <= self.port <= 0xFFFF or self.port == DIN_UDP_PORT:
+            raise SteeringError(f"probe port {self.port!r}: expected 1..65535 other than 7350")
+        if self.interval_s <= 0 or self.timeout_s <= 0:
+            raise SteeringError(
+                f"probe interval {self.interval_s!r} s, timeout {self.timeout_s!r} s: expected > 0"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class SteeringConfig:
     """Everything the steering service needs besides the switches."""
 
@@ -161,6 +187,7 @@ class SteeringConfig:
     relay_window_s: float = 0.25
     counters_interval_s: float = 0.5
     weights: WeightConfig = field(default_factory=WeightConfig)
+    probe: ProbeConfig | None = None  # None: no latency probes
 
     def __post_init__(self) -> None:
         """Check timing and that ids are unique."""
@@ -393,8 +420,19 @@ def _weights(v: Any, where: str) -> WeightConfig:
 _TOP_KEYS = (
     "services", "instances", "policies", "partitions", "premises", "interval_ms",
     "stale_after_ms", "dataplane_stale_ms", "relay", "relay_window_ms", "counters_interval_ms",
-    "weights",
+    "weights", "probe",
 )  # fmt: skip
+
+
+def _probe(v: Any, where: str) -> ProbeConfig:
+    d = _obj(v, where, ("addr", "port", "interval_ms", "timeout_ms", "tenant"))
+    return ProbeConfig(
+        addr=_get(d, "addr", _str, where, "10.255.255.254"),
+        port=_get(d, "port", _int, where, 7351),
+        interval_s=_get(d, "interval_ms", _num, where, 500.0) / 1e3,
+        timeout_s=_get(d, "timeout_ms", _num, where, 2000.0) / 1e3,
+        tenant=_get(d, "tenant", _int, where, 0),
+    )
 
 
 def config_from_dict(data: Any, where: str = "plan", base: Path | None = None) -> SteeringConfig:
@@ -423,6 +461,7 @@ def config_from_dict(data: Any, where: str = "plan", base: Path | None = None) -
         relay_window_s=_get(d, "relay_window_ms", _num, where, 250.0) / ms,
         counters_interval_s=_get(d, "counters_interval_ms", _num, where, 500.0) / ms,
         weights=_weights(d["weights"], f"{where}.weights") if "weights" in d else WeightConfig(),
+        probe=_probe(d["probe"], f"{where}.probe") if d.get("probe") is not None else None,
     )
 
 

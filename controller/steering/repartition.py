@@ -64,6 +64,16 @@ class Move:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class MoveRequest:
+    """A move :meth:`Repartitioner.check` calls for; ``rate``: the request rate that caused it."""
+
+    model_id: int
+    index: int
+    reason: str
+    rate: float = 0.0
+
+
 @dataclass(slots=True)
 class _State:
     index: int = 0
@@ -227,11 +237,14 @@ class Repartitioner:
         reason: str,
         *,
         between: Callable[[Placement, Placement], None] | None = None,
+        rate: float = 0.0,
     ) -> Move:
         """Move ``model_id`` to placement ``to_index``: new roles, ``between``, old roles out.
 
         ``between(source, target)`` runs after the new roles are written and
         before the old ones are deleted (the steering service re-plans there).
+        ``rate``: the request rate that made the model move away from its
+        preferred placement; 0 (a move by hand) never moves back by itself.
         """
         spec = self.specs.get(model_id)
         if spec is None:
@@ -253,6 +266,7 @@ class Repartitioner:
         state.index = to_index
         state.moved_at = start
         state.calm_since = None
+        state.rate_at_move = rate
         done = Move(model_id, source, target, reason, time.perf_counter() - t0)
         self.moves.append(done)
         log.warning(
@@ -265,8 +279,8 @@ class Repartitioner:
         )
         return done
 
-    def check(self, loads: Mapping[str, SwitchLoad]) -> list[tuple[int, int, str]]:
-        """Moves that the switch loads call for: (model_id, placement index, reason)."""
+    def check(self, loads: Mapping[str, SwitchLoad]) -> list[MoveRequest]:
+        """Moves that the switch loads call for."""
         now = self._clock()
         out = []
         for model_id, spec in self.specs.items():
@@ -276,17 +290,17 @@ class Repartitioner:
             if load is not None and load.recirculations_per_s >= spec.overload_recirc_per_s:
                 nxt = self._next_free(spec, state.index, loads)
                 if nxt is not None:
-                    state.rate_at_move = load.requests_per_s
                     out.append(
-                        (
+                        MoveRequest(
                             model_id,
                             nxt,
                             f"{here.switch} recirculates {load.recirculations_per_s:.0f}/s "
                             f">= {spec.overload_recirc_per_s:.0f}/s",
+                            load.requests_per_s,
                         )
                     )
                 continue
-            if state.index == 0:
+            if state.index == 0 or state.rate_at_move <= 0:
                 continue
             preferred = spec.placements[0].switch
             pl = loads.get(preferred) if preferred is not None else None
@@ -300,7 +314,7 @@ class Repartitioner:
                 state.calm_since = now
             if now - state.calm_since >= spec.hold_s and now - state.moved_at >= spec.hold_s:
                 out.append(
-                    (
+                    MoveRequest(
                         model_id,
                         0,
                         f"{preferred} requests {pl.requests_per_s:.0f}/s <= "

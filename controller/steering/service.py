@@ -67,6 +67,7 @@ from controller.steering.plan import (
     switch_plan,
 )
 from controller.steering.policy import raw_inputs_steered
+from controller.steering.probe import Prober
 from controller.steering.program import SwitchProgrammer, WriteReport
 from controller.steering.registry import InstanceView, NodeRegistry
 from controller.steering.repartition import Repartitioner, SwitchLoad
@@ -130,6 +131,8 @@ class SteeringService:
         self.repartitioner = (
             Repartitioner(fabric, config.partitions, clock=clock) if config.partitions else None
         )
+        self.prober = Prober(fabric, config.probe, clock=clock) if config.probe else None
+        self._latency_listeners: list[Callable[[str, int, int, float], None]] = []
         self._programmers = {c.name: SwitchProgrammer(c) for c in fabric}
         self._lock = threading.RLock()
         self._states: dict[tuple[str, int], WeightState] = {}
@@ -171,6 +174,8 @@ class SteeringService:
             self._static_first[name] = self._read_first_layers(conn)
         if self.repartitioner is not None:
             self.repartitioner.prepare()
+        if self.prober is not None:
+            self.prober.install()
         for prog in self._programmers.values():
             prog.read()
         self._started_at = self._clock()
@@ -191,6 +196,8 @@ class SteeringService:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self.prober is not None:
+            self.prober.uninstall()
         log.info("steering stopped")
 
     def __enter__(self) -> SteeringService:
@@ -253,8 +260,28 @@ class SteeringService:
             self.counts["adverts_digest"] += 1
             self._learn(adv, relay=True)
 
+    def add_latency_listener(self, callback: Callable[[str, int, int, float], None]) -> None:
+        """Call ``callback(switch, model_id, instance_id, seconds)`` for each probe answered."""
+        self._latency_listeners.append(callback)
+
+    def _on_probe_answer(self, pkt: PacketIn) -> None:
+        if self.prober is None:
+            return
+        answer = self.prober.on_packet_in(pkt.payload)
+        if answer is None or answer.busy:
+            return
+        self.registry.observe_latency(answer.instance_id, answer.seconds)
+        for cb in list(self._latency_listeners):
+            try:
+                cb(answer.switch, answer.model_id, answer.instance_id, answer.seconds)
+            except Exception:
+                log.exception("latency listener %r failed", cb)
+
     def _on_packet_in(self, switch: str, pkt: PacketIn) -> None:
-        if not self._running or pkt.metadata.get("reason") != PUNT_ADVERTISE:
+        if not self._running:
+            return
+        if pkt.metadata.get("reason") != PUNT_ADVERTISE:
+            self._on_probe_answer(pkt)
             return
         try:
             adv = from_frame(pkt.payload, switch)
@@ -307,16 +334,40 @@ class SteeringService:
             for inst in expired:
                 for key in [k for k in self._last_adverts if k[0] == inst]:
                     del self._last_adverts[key]
+                if self.prober is not None:
+                    self.prober.forget(inst)
             now = self._clock()
             if now - self._started_at < self.warmup_s and self._thread is not None:
                 return
             self._program_all(now)
+            if self.prober is not None and self.prober.due():
+                self._probe()
             if (
                 self.repartitioner is not None
                 and now - self._last_counters >= self.config.counters_interval_s
             ):
                 self._last_counters = now
                 self._check_partitions()
+
+    def _probe(self) -> None:
+        assert self.prober is not None
+        self.prober.expire()
+        for name, choices in self._choices.items():
+            plan = self._plans.get(name)
+            if plan is None:
+                continue
+            addrs = {i.instance_id: i.addr for i in plan.instances}
+            targets = {
+                (inst, str(addrs[inst]), c.spec.model_id)
+                for c in choices
+                for inst, _ in c.weights
+                if inst in addrs
+            }
+            self.prober.send(name, sorted(targets))
+
+    def _latency(self, switch: str, view: InstanceView) -> float | None:
+        measured = self.prober.latency(switch, view.instance_id) if self.prober else None
+        return measured if measured is not None else view.latency_s
 
     def _first_layers(self, switch: str) -> set[int]:
         static = set(self._static_first.get(switch, set()))
@@ -350,7 +401,7 @@ class SteeringService:
             previous = self._states.get((switch, group_id), WeightState())
             d = decide(
                 previous,
-                [Candidate(v.instance_id, v.load, v.latency_s) for v in able],
+                [Candidate(v.instance_id, v.load, self._latency(switch, v)) for v in able],
                 now,
                 self.config.weights,
             )
@@ -447,11 +498,16 @@ class SteeringService:
     def _check_partitions(self) -> None:
         rep = self.repartitioner
         assert rep is not None
-        for model_id, index, reason in rep.check(self._read_loads()):
-            self.move(model_id, index, reason)
+        for req in rep.check(self._read_loads()):
+            self.move(req.model_id, req.index, req.reason, rate=req.rate)
 
-    def move(self, model_id: int, index: int, reason: str = "requested") -> None:
-        """Move a partitioned model's layers to placement ``index``, re-planning around it."""
+    def move(
+        self, model_id: int, index: int, reason: str = "requested", *, rate: float = 0.0
+    ) -> None:
+        """Move a partitioned model's layers to placement ``index``, re-planning around it.
+
+        ``rate`` as in :meth:`Repartitioner.move` (0: stay until moved again).
+        """
         rep = self.repartitioner
         if rep is None:
             raise SteeringError("no partitions configured: nothing can move")
@@ -462,7 +518,7 @@ class SteeringService:
 
         with self._lock:
             try:
-                done = rep.move(model_id, index, reason, between=between)
+                done = rep.move(model_id, index, reason, between=between, rate=rate)
             finally:
                 self._transition = None
             self._program_all(self._clock())
@@ -533,4 +589,5 @@ class SteeringService:
                 "partitions": self.repartitioner.status() if self.repartitioner else [],
                 "decisions": [d.to_dict() for d in list(self.decisions)[-50:]],
                 "counts": dict(sorted(self.counts.items())),
+                "probes": dict(sorted(self.prober.counts.items())) if self.prober else {},
             }

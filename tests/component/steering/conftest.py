@@ -4,12 +4,14 @@ frame helpers (advertisements, requests) built with the traffic package's codecs
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +93,19 @@ class Switch:
                 return decode(frame[42:])
         return None
 
+    def take_any(
+        self, ports: tuple[int, ...], timeout: float = 2.0
+    ) -> tuple[int, DinMessage] | None:
+        """The next DIN message sent on any of ``ports``, with its port."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for port in ports:
+                msg = self.take_din(port, timeout=0.0005)
+                if msg is not None:
+                    return port, msg
+            if time.monotonic() > deadline:
+                return None
+
     def drain(self) -> None:
         for p in self.ports.values():
             while p.take(timeout=0.01) is not None:
@@ -164,9 +179,20 @@ def wait_for(check: Callable[[], bool], timeout: float = 5.0, what: str = "condi
         time.sleep(0.005)
 
 
+def load_promtext() -> Any:
+    """The strict Prometheus text parser of tests/unit/telemetry (loaded by path)."""
+    path = REPO / "tests" / "unit" / "telemetry" / "promtext.py"
+    spec = importlib.util.spec_from_file_location("promtext", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class Kit:
     """Helpers for test modules (which cannot import conftest)."""
 
+    load_promtext = staticmethod(load_promtext)
     advert_frame = staticmethod(advert_frame)
     request_frame = staticmethod(request_frame)
     wait_for = staticmethod(wait_for)
