@@ -205,9 +205,73 @@ class FrontEnd:
         for d in prog.decls:
             self.env.decl_order.append(d)
             self.declare(d)
+        for d in prog.decls:
+            self.check_scopes(d)
         if self.env.main is None:
-            self.sink.error(Pos("<program>", 0, 0), "program has no 'main' package instance")
+            where = prog.decls[-1].pos if prog.decls else Pos("<program>", 1, 1)
+            self.sink.error(Pos(where.file, 1, 1, ""), "program has no 'main' package instance")
         return self.env
+
+    def check_scopes(self, d: ast.Decl) -> None:
+        """Report names declared twice in one scope (parameters, locals, states, blocks)."""
+
+        def unique(items: list[tuple[str, Pos]], what: str) -> None:
+            seen: set[str] = set()
+            for name, pos in items:
+                if name in seen:
+                    self.sink.error(pos, f"duplicate declaration of {name!r} in {what}")
+                seen.add(name)
+
+        def block(b: ast.Stmt) -> None:
+            match b:
+                case ast.Block(stmts=stmts):
+                    names: list[tuple[str, Pos]] = []
+                    for st in stmts:
+                        if isinstance(st, ast.VarDecl):
+                            names.append((st.name, st.pos))
+                        block(st)
+                    unique(names, "a block")
+                case ast.If(then=t, other=o):
+                    block(t)
+                    if o is not None:
+                        block(o)
+                case ast.For(body=body):
+                    block(body)
+                case ast.Switch(cases=cases):
+                    for c in cases:
+                        if c.body is not None:
+                            block(c.body)
+
+        def params(ps: tuple[ast.Param, ...]) -> list[tuple[str, Pos]]:
+            return [(p.name, p.pos) for p in ps]
+
+        def local_name(x: ast.Decl) -> tuple[str, Pos] | None:
+            name = getattr(x, "name", None)
+            pos = getattr(x, "pos", None)
+            return (name, pos) if isinstance(name, str) and isinstance(pos, Pos) else None
+
+        match d:
+            case ast.ControlDecl(name=n, params=ps, ctor_params=cps, locals=ls, body=body):
+                names = params(ps) + params(cps)
+                names += [nm for x in ls if (nm := local_name(x)) is not None]
+                unique(names, f"control {n!r}")
+                for x in ls:
+                    self.check_scopes(x)
+                if body is not None:
+                    block(body)
+            case ast.ParserDecl(name=n, params=ps, ctor_params=cps, locals=ls, states=states):
+                names = params(ps) + params(cps)
+                names += [nm for x in ls if (nm := local_name(x)) is not None]
+                unique(names, f"parser {n!r}")
+                unique([(st.name, st.pos) for st in states or ()], f"parser {n!r}")
+                for st in states or ():
+                    block(ast.Block(st.pos, st.stmts))
+            case (
+                ast.ActionDecl(name=n, params=ps, body=body)
+                | ast.FunctionDecl(name=n, params=ps, body=body)
+            ):
+                unique(params(ps), f"the parameters of {n!r}")
+                block(body)
 
     def declare(self, d: ast.Decl) -> None:
         """Enter one top-level declaration into the environment."""

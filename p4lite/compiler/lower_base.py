@@ -68,6 +68,11 @@ class LowerBase:
         self.loops: list[tuple[list[J], list[J]]] = []
         # the table being lowered: its actions and how many parameters its list binds
         self.table_bound: dict[str, tuple[LAction, int]] = {}
+        # also lower the actions and tables a control declares but never uses, to
+        # report their errors (p4c checks every declaration); set on a second pass
+        self.check_unused = False
+        # the table declarations lowered so far (by identity)
+        self.built_tables: set[int] = set()
 
     # ============================================================ helpers
     def fresh(self, base: str) -> str:

@@ -67,6 +67,8 @@ class ControlLowering(ParserLowering):
         body = list(decl.body.stmts)
         init_node = self.block(body, None, ctx, None, inits)
         pl.init = init_node
+        if self.check_unused:
+            self.lower_unused(decl, ctx)
 
     # -------------------------------------------------- control flow
     def block(
@@ -133,6 +135,37 @@ class ControlLowering(ParserLowering):
                 nxt = self.control_stmt(item, nxt, ctx, ret)
         ctx.scope = scope_before | {k: v for k, v in ctx.scope.items() if k in scope_before}
         return nxt
+
+    def lower_unused(self, decl: ast.ControlDecl, ctx: Ctx) -> None:
+        """Lower the actions and tables of a control that its body never reaches."""
+        assert self.pipeline is not None
+        for d in decl.locals:
+            if not isinstance(d, ast.ActionDecl | ast.TableDecl):
+                continue
+            obj = ctx.scope.get(d.name)
+            if not isinstance(obj, PObj):
+                continue
+            try:
+                if obj.kind == "action" and not any(
+                    k == obj.name or k.startswith(obj.name + "(") for k in self.action_cache
+                ):
+                    self.check_action_body(obj.decl, ctx)
+                elif obj.kind == "table" and id(obj.decl) not in self.built_tables:
+                    self.build_table(obj, ctx)
+            except UnsupportedError as exc:
+                self.sink.error(exc.pos, str(exc))
+
+    def check_action_body(self, decl: ast.ActionDecl, ctx: Ctx) -> None:
+        """Lower an action's body with its parameters bound to scratch storage."""
+        scope = dict(self.ctl_scope.scope) if self.ctl_scope is not None else {}
+        scope.update(ctx.scope)
+        for i, p in enumerate(decl.params):
+            t = self.fe.resolve(p.type)
+            if p.direction in ("out", "inout"):
+                scope[p.name] = self.local(t, p.name, p.pos)
+            else:
+                scope[p.name] = PValue(Val({"type": "runtime_data", "value": i}, t))
+        self.action_body(decl.body, Ctx(scope, in_action=True, prims=[], control=ctx.control))
 
     def hoist_applies(self, s: ast.Stmt) -> list[ast.Stmt]:
         """Move ``t.apply().hit``/``.miss`` out of larger expressions into locals.
@@ -446,6 +479,15 @@ class ControlLowering(ParserLowering):
     def switch(self, s: ast.Switch, nxt: str | None, ctx: Ctx, ret: str | None) -> str | None:
         """Lower a switch on action_run (next_tables) or on a value (conditionals)."""
         e, cases = s.expr, s.cases
+        seen: set[str] = set()
+        for i, case in enumerate(cases):
+            for label in case.labels:
+                key = "default" if isinstance(label, ast.Default) else expr_text(label)
+                if key in seen:
+                    raise UnsupportedError(label.pos, f"duplicate switch label {key!r}")
+                if key == "default" and i != len(cases) - 1:
+                    raise UnsupportedError(label.pos, "'default' must be the last switch label")
+                seen.add(key)
         if isinstance(e, ast.Member) and e.name == "action_run" and isinstance(e.expr, ast.Call):
             call = e.expr
             self.table_of(call, ctx)
@@ -605,6 +647,7 @@ class ControlLowering(ParserLowering):
         """Lower a table declaration."""
         assert self.pipeline is not None
         decl: ast.TableDecl = obj.decl
+        self.built_tables.add(id(decl))
         name_anno = ast.annotation_str(decl.annotations, "name")
         name = obj.name
         if name_anno is not None:
@@ -805,6 +848,11 @@ class ControlLowering(ParserLowering):
             if not isinstance(p, PObj) or p.kind != "action":
                 raise UnsupportedError(ent.action.pos, f"{ent.action.name!r} is not an action")
             act, nbound = self.table_bound.get(p.name) or (self.action_for(p, ctx), 0)
+            if act not in t.actions:
+                raise UnsupportedError(
+                    ent.action.pos,
+                    f"entry action {ent.action.name!r} is not in the table's actions",
+                )
             data = self.action_args(p.decl, ent.action, ctx, nbound)
             prio = self.fe.const_int(ent.priority) if ent.priority is not None else i + 1
             frag = (

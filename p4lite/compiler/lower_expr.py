@@ -638,6 +638,8 @@ class ExprLowering(LowerBase):
 
     def shift(self, e: ast.Binary, a: Val, b: Val, want: Type | None) -> Val:
         """Lower `<<` or `>>` (result masked or wrapped to the left operand's type)."""
+        if b.const is not None and b.const < 0:
+            raise UnsupportedError(e.pos, f"shift by a negative amount {b.const}")
         t = a.type
         if isinstance(t, InfInt):
             if a.const is not None and b.const is not None:

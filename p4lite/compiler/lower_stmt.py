@@ -467,6 +467,12 @@ class StmtLowering(ExprLowering):
         if isinstance(f, ast.Member):
             obj = self.place(f.expr, ctx)
             m = f.name
+            if (
+                isinstance(obj, PHeader | PDynHeader | PUnion | PStack)
+                and m in ("setValid", "setInvalid", "isValid")
+                and c.args
+            ):
+                raise UnsupportedError(pos, f"{m}() takes no arguments, got {len(c.args)}")
             match obj:
                 case PHeader(name=hn) if m in ("setValid", "setInvalid"):
                     self.emit_guarded_header(
@@ -727,6 +733,22 @@ class StmtLowering(ExprLowering):
         """Lower a call of a v1model or core extern function."""
         args = [a.expr for a in c.args]
         pos = c.pos
+        proto = self.env.functions.get(name)
+        if proto is not None and name != "log_msg":  # log_msg is overloaded
+            needed = [
+                p
+                for p in proto.params
+                if p.default is None
+                and ast.annotation_str(p.annotations, "optional") is None
+                and not any(an.name == "optional" for an in p.annotations)
+            ]
+            if not len(needed) <= len(args) <= len(proto.params):
+                want = (
+                    str(len(proto.params))
+                    if len(needed) == len(proto.params)
+                    else f"{len(needed)} to {len(proto.params)}"
+                )
+                raise UnsupportedError(pos, f"{name}() takes {want} argument(s), got {len(args)}")
         if not ctx.in_parser:
             self.out.extern_calls = True
         match name:

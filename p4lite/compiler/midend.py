@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import Sink
 from p4lite.compiler.frontend import (
     Bits,
     EnumT,
@@ -165,6 +166,12 @@ class MidEnd(ControlLowering):
                         self.lower_deparser(decl, scope)
             except UnsupportedError as exc:
                 self.sink.error(exc.pos, str(exc))
+        if not self.check_unused and not self.sink.errors:
+            # a second, throw-away lowering that also reaches unused declarations
+            checker = MidEnd(self.env, self.fe, Sink(), self.stem)
+            checker.check_unused = True
+            checker.run()
+            self.sink.errors.extend(checker.sink.errors)
         # pad scalars to a whole number of bytes
         total = sum(w for _, w, _ in self.out.scalars)
         if total % 8:

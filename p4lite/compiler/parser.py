@@ -417,6 +417,12 @@ class Parser:
         while not self.accept("}"):
             if self.at("transition"):
                 trans = self.transition()
+                if not self.at("}"):
+                    # the transition statement ends a state
+                    raise self.fail(
+                        f"syntax error: expected '}}' after the transition of state "
+                        f"{name.text!r}, got {self.tok.text or 'end of input'!r}"
+                    )
                 continue
             stmts.append(self.statement())
         return ast.State(name.pos, name.text, tuple(stmts), trans, annos)

@@ -75,7 +75,7 @@ def test_implicit_widening_of_literals_but_not_of_fields(
 
 def test_missing_main_is_an_error(compile_text: Compile) -> None:
     errs = errors_of(compile_text, "#include <core.p4>\nheader h_t { bit<8> a; }\n")
-    assert errs == ["<program>:0:0: error: program has no 'main' package instance"]
+    assert errs == ["prog.p4:1:1: error: program has no 'main' package instance"]
 
 
 def test_constant_folding_and_typedefs() -> None:

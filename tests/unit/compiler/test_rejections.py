@@ -1,0 +1,123 @@
+"""Programs p4c rejects are rejected by p4lite too: one diagnostic at the right place, no crash.
+
+Each case is a small v1model program of this project with one mistake; the
+expected diagnostic names the line of the mistake and what is wrong with it.
+Mistakes in actions and tables the program never applies count as well, as
+p4c checks every declaration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from p4lite.compiler.diagnostics import CompileError
+from p4lite.compiler.driver import Result
+
+Compile = Callable[[str], Result]
+
+# (name, ingress apply body, ingress locals, expected message fragment, text of the bad line)
+CASES = [
+    ("assign_to_action_data", "", "action a(bit<8> v) { v = 1; }", "not an l-value", "v = 1"),
+    (
+        "table_in_unused_action",
+        "",
+        "action nop() { }\n"
+        "table t { key = { hdr.h.a : exact; } actions = { nop; } }\n"
+        "action a() { t.apply(); }",
+        "table apply inside an action",
+        "action a()",
+    ),
+    (
+        "error_in_unused_table",
+        "",
+        "action nop() { }\ntable t { key = { hdr.h.zz : exact; } actions = { nop; } }",
+        "has no field 'zz'",
+        "hdr.h.zz",
+    ),
+    (
+        "duplicate_local",
+        "        bit<8> x = 1;\n        bit<8> x = 2;",
+        "",
+        "duplicate declaration of 'x'",
+        "x = 2",
+    ),
+    (
+        "duplicate_action",
+        "",
+        "action a() { }\naction a( ) { }",
+        "duplicate declaration of 'a'",
+        "action a( )",
+    ),
+    (
+        "duplicate_switch_label",
+        "        switch (t.apply().action_run) { a: { } a: { } }",
+        "action a() { }\ntable t { key = { hdr.h.a : exact; } actions = { a; } }",
+        "duplicate switch label 'a'",
+        "switch",
+    ),
+    (
+        "default_not_last",
+        "        switch (t.apply().action_run) { default: { } a: { } }",
+        "action a() { }\ntable t { key = { hdr.h.a : exact; } actions = { a; } }",
+        "'default' must be the last",
+        "switch",
+    ),
+    (
+        "entry_action_not_listed",
+        "        t.apply();",
+        "action a() { }\naction b() { }\n"
+        "table t { key = { hdr.h.a : exact; } actions = { a; } const entries = { 1 : b(); } }",
+        "entry action 'b' is not in the table's actions",
+        "const entries",
+    ),
+    ("set_valid_with_argument", "        hdr.h.setValid(1);", "", "takes no arguments", "setValid"),
+    ("negative_shift", "        hdr.h.a = hdr.h.a << -1;", "", "negative amount", "<< -1"),
+    (
+        "extern_function_arity",
+        "        mark_to_drop();",
+        "",
+        "mark_to_drop() takes 1",
+        "mark_to_drop",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "locals_", "message", "marker"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_rejected_with_a_located_diagnostic(
+    compile_text: Compile,
+    program: Callable[..., str],
+    body: str,
+    locals_: str,
+    message: str,
+    marker: str,
+) -> None:
+    text = program(body, ingress_locals=locals_)
+    line = next(i for i, ln in enumerate(text.splitlines(), start=1) if marker in ln)
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    first = exc.value.diagnostics[0]
+    assert message in first.message, first.render()
+    assert (first.pos.file, first.pos.line) == ("prog.p4", line), first.render()
+    assert first.render().startswith(f"prog.p4:{line}:")
+
+
+def test_statement_after_transition_is_a_syntax_error(compile_text: Compile) -> None:
+    text = """#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; }
+struct headers_t { h_t h; }
+struct meta_t { }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start { transition accept; pkt.extract(hdr.h); }
+}
+"""
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    assert exc.value.diagnostics[0].pos.line == 7
+    assert "after the transition of state 'start'" in exc.value.diagnostics[0].message
