@@ -3,7 +3,9 @@
 Switch commands: ``compile-entries`` (a model as a tutorials sN-runtime.json),
 ``install``, ``swap`` (the atomic model version switch-over), ``read``,
 ``status`` and ``shell`` (p4runtime-shell), through ``controller.install`` and
-``controller.p4rt``, imported by the commands that need them.
+``controller.p4rt``, imported by the commands that need them; ``steer`` runs
+``controller.steering``'s service (with ``controller.telemetry``'s
+``/metrics``) until SIGTERM.
 
 The entry point: it alone configures logging and maps errors to exit codes
 (one ``dinctl: error: ...`` line and exit status 1; ``-v`` adds details). It may
@@ -304,6 +306,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 # Switch commands ---------------------------------------------------------------
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:9559"
+STEER_TABLE = "MyIngress.din_steer"
+STEER_ELECTION_ID = 10  # above the default 1 of the other commands: steering is primary
 MODES = {"forward": 0, "next": 1, "exit-head": 2, "final": 3}
 BAR_WIDTH = 30
 
@@ -612,8 +616,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         out["active_model_versions"] = (
             install.active_versions(conn) if install.ACTIVE_TABLE in counts else {}
         )
+        if STEER_TABLE in counts:
+            from controller.steering.program import SwitchProgrammer, summarize  # noqa: PLC0415
+
+            out["steering"] = summarize(SwitchProgrammer(conn).read())
         return out
 
+    service = _steering_status(args.steering_url) if args.steering_url else None
     with _connections(args) as fabric:
         outcomes = fabric.run(one, label="status", raise_on_error=False)
     reports: list[dict[str, Any]] = []
@@ -625,11 +634,57 @@ def _cmd_status(args: argparse.Namespace) -> int:
             error = _one_line(o.error) if o.error is not None else "no answer"
             reports.append({"switch": name, "reachable": True, "error": error})
     if args.json:
-        print(json.dumps(reports, indent=2))
+        whole: Any = reports if service is None else {"switches": reports, "steering": service}
+        print(json.dumps(whole, indent=2))
     else:
         for r in reports:
             print(_status_text(r))
+        if service is not None:
+            print(_service_text(service))
     return 0 if all(r["reachable"] and "error" not in r for r in reports) else 1
+
+
+def _steering_status(url: str) -> dict[str, Any]:
+    """The /status JSON of a running ``dinctl steer --metrics-port`` (its steering part)."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    base = url.rstrip("/")
+    target = base if base.endswith("/status") else base + "/status"
+    try:
+        with urllib.request.urlopen(target, timeout=10) as answer:
+            data = json.loads(answer.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CommandError(f"{PROG} status: error: steering status {target!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CommandError(f"{PROG} status: error: {target!r} answered {type(data).__name__}")
+    return {
+        "instances": data.get("instances", []),
+        "latency": data.get("latency", []),
+        **{k: v for k, v in data.get("steering", {}).items() if k != "instances"},
+    }
+
+
+def _service_text(service: dict[str, Any]) -> str:
+    lines = [f"nodes ({len(service['instances'])} alive):"]
+    for i in service["instances"]:
+        models = ", ".join(
+            f"{m['model_id']}v{m['model_version']}" + (" large" if m["large"] else "")
+            for m in i["models"]
+        )
+        latency = "" if i["latency_ms"] is None else f", latency {i['latency_ms']:.1f} ms"
+        lines.append(
+            f"  instance {i['instance_id']} at {i['addr']}: models {models}; queue "
+            f"{i['queue_len']}, utilisation {i['utilisation']}%, {i['req_rate']} req/s of "
+            f"{i['capacity']}{latency}; last seen {i['age_s']:.2f} s ago"
+        )
+    for p in service.get("partitions", []):
+        lines.append(f"model {p['model_id']} layers on {p['placement']} ({p['moves']} moves)")
+    decisions = service.get("decisions", [])[-5:]
+    if decisions:
+        lines.append("recent decisions:")
+        lines += [f"  {d['switch'] or '-'} {d['kind']}: {d['detail']}" for d in decisions]
+    return "\n".join(lines)
 
 
 def _status_text(r: dict[str, Any]) -> str:
@@ -648,7 +703,112 @@ def _status_text(r: dict[str, Any]) -> str:
         "  active model versions: "
         + (", ".join(f"model {m} -> v{v}" for m, v in sorted(versions.items())) or "none")
     )
+    steering = r.get("steering")
+    if steering:
+        for svc in steering["services"]:
+            weights = " ".join(f"{i}:{w}" for i, w in svc["weights"].items()) or "none"
+            lines.append(
+                f"  steering model {svc['model_id']} type {svc['msg_type']} stage "
+                f"{svc['stage']} -> instances {weights}"
+            )
+        for inst in steering["instances"]:
+            backup = inst["backup_id"] or "none"
+            lines.append(
+                f"  instance {inst['instance_id']} at {inst['addr']}, backup {backup}, "
+                f"stale after {inst['stale_after_us'] / 1000:g} ms"
+            )
+        for pol in steering["policies"]:
+            lines.append(
+                f"  tenant {pol['tenant']} sensitivity {pol['sensitivity']} -> "
+                f"instances {pol['allowed'] or 'none'}"
+            )
     return "\n".join(lines)
+
+
+def _named_addr(text: str) -> tuple[str, str]:
+    """``[NAME=]HOST:PORT``: the switch name (default the address) and the address."""
+    name, sep, addr = text.partition("=")
+    return (name, addr) if sep and name and addr else (text, text)
+
+
+@_switch_command
+def _cmd_steer(args: argparse.Namespace) -> int:
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from controller.p4rt.client import SwitchConnection, TLSConfig  # noqa: PLC0415
+    from controller.p4rt.multi import Fabric  # noqa: PLC0415
+    from controller.steering.config import load_config  # noqa: PLC0415
+    from controller.steering.errors import SteeringError  # noqa: PLC0415
+    from controller.steering.service import SteeringService  # noqa: PLC0415
+    from controller.telemetry.collector import TelemetryCollector  # noqa: PLC0415
+    from controller.telemetry.exporter import MetricsExporter  # noqa: PLC0415
+
+    try:
+        plan = load_config(args.plan)
+    except SteeringError as exc:
+        raise CommandError(str(exc)) from exc
+    tls = None
+    if args.ssl or args.cacert or args.cert or args.key:
+        tls = TLSConfig.from_files(args.cacert, args.cert, args.key)
+    named = dict(_named_addr(a) for a in (args.grpc_addr or [DEFAULT_GRPC_ADDR]))
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    with Fabric(
+        SwitchConnection(
+            addr,
+            name=name,
+            device_id=args.device_id,
+            election_id=args.election_id,
+            tls=tls,
+            timeout=args.timeout,
+        )
+        for name, addr in named.items()
+    ) as fabric:
+        _open(args, fabric)
+        not_primary = [c.name for c in fabric if not c.is_primary]
+        if not_primary:
+            raise CommandError(
+                f"{PROG} steer: error: not primary on {', '.join(not_primary)}: another "
+                f"controller has a higher election id than {args.election_id} (--election-id)"
+            )
+        try:
+            service = SteeringService(fabric, plan)
+        except SteeringError as exc:
+            raise CommandError(str(exc)) from exc
+        exporter = None
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        service.start()
+        try:
+            where = ""
+            if args.metrics_port is not None:
+                exporter = MetricsExporter(
+                    TelemetryCollector(fabric, steering=service),
+                    args.metrics_addr,
+                    args.metrics_port,
+                )
+                exporter.start()
+                where = f"; metrics on {exporter.url}/metrics"
+            print(
+                f"steering {len(fabric)} switch(es): {', '.join(fabric.names)}{where}", flush=True
+            )
+            stop.wait(args.duration)
+        finally:
+            if exporter is not None:
+                exporter.stop()
+            service.stop()
+    counts = service.counts
+    print(
+        f"stopped: {counts['adverts_digest']} advertisements, {counts['relayed']} relayed, "
+        f"{sum(1 for d in service.decisions if d.kind == 'program')} programmings, "
+        f"{counts['write_errors']} write errors"
+    )
+    return 0
 
 
 def shell_argv(args: argparse.Namespace) -> list[str]:
@@ -802,7 +962,30 @@ def _add_switch_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="reachability, pipeline, entries, model versions")
     _switch_options(status, config=False)
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument(
+        "--steering-url",
+        metavar="URL",
+        help="also show nodes and decisions of a running `dinctl steer --metrics-port` "
+        "(e.g. http://127.0.0.1:9100)",
+    )
     status.set_defaults(func=_cmd_status, config=None)
+
+    steer = sub.add_parser(
+        "steer", help="run the steering loop (node registry, weights, failover, policy)"
+    )
+    steer.add_argument("--plan", required=True, metavar="FILE", help="steering plan (JSON)")
+    _switch_options(steer, config=False)
+    steer.add_argument(
+        "--metrics-port", type=_int_at_least(0), metavar="PORT",
+        help="serve /metrics (Prometheus) and /status (JSON) there (0: any free port)",
+    )  # fmt: skip
+    steer.add_argument(
+        "--metrics-addr", default="127.0.0.1", metavar="HOST", help="address to serve metrics on"
+    )
+    steer.add_argument(
+        "--duration", type=float, metavar="S", help="stop after S seconds (default: until SIGTERM)"
+    )
+    steer.set_defaults(func=_cmd_steer, election_id=STEER_ELECTION_ID)
 
     shell = sub.add_parser("shell", help="start p4runtime-shell on a switch")
     _switch_options(shell, many=False)
@@ -916,9 +1099,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 1
-    level = args.log_level or ("DEBUG" if args.verbose else "WARNING")
+    # `dinctl steer` logs each steering decision: INFO unless told otherwise.
+    quiet = "INFO" if args.command == "steer" else "WARNING"
+    level = args.log_level or ("DEBUG" if args.verbose else quiet)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if level == "WARNING":
+    if level == quiet:
         # The fabric warns of each failed switch; dinctl reports them in its one error line.
         logging.getLogger("controller.p4rt.multi").setLevel(logging.ERROR)
     try:

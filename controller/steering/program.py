@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller import install
@@ -165,3 +165,72 @@ class SwitchProgrammer:
                 report.seconds * 1e3,
             )
         return report
+
+
+def _exact(e: pe.TableEntry, field: str) -> int | None:
+    m = e.match_dict().get(field)
+    return m.value if isinstance(m, pe.Exact) else None
+
+
+def summarize(entities: Sequence[pe.Entity]) -> dict[str, object]:
+    """A switch's steering entries read back, as JSON-ready data for ``dinctl status``.
+
+    ``services``: per din_steer entry its (model, msg_type, stage) and the
+    group's instances with their weights (members repeated per instance);
+    ``instances``: the instance_info rows; ``policies``: tenant_policy rows.
+    """
+    members: dict[int, int] = {}
+    groups: dict[int, dict[int, int]] = {}
+    for e in entities:
+        if isinstance(e, pe.ActionProfileMember) and e.action is not None:
+            members[e.member_id] = dict(e.params).get("instance_id", 0)
+    for e in entities:
+        if isinstance(e, pe.ActionProfileGroup):
+            weights: dict[int, int] = {}
+            for mid, w in e.members:
+                inst = members.get(mid, 0)
+                weights[inst] = weights.get(inst, 0) + max(1, w)
+            groups[e.group_id] = dict(sorted(weights.items()))
+    services, instances, policies = [], [], []
+    for e in entities:
+        if not isinstance(e, pe.TableEntry) or e.is_default:
+            continue
+        if e.table == STEER_TABLE:
+            services.append(
+                {
+                    "model_id": _exact(e, "hdr.din.model_id"),
+                    "msg_type": _exact(e, "hdr.din.msg_type"),
+                    "stage": _exact(e, "hdr.din.stage"),
+                    "group_id": e.group_id,
+                    "weights": {str(i): w for i, w in groups.get(e.group_id or 0, {}).items()},
+                }
+            )
+        elif e.table == INFO_TABLE:
+            p = dict(e.params)
+            addr = p.get("addr", 0)
+            instances.append(
+                {
+                    "instance_id": _exact(e, "meta.steer.instance_id"),
+                    "addr": ".".join(str((addr >> s) & 0xFF) for s in (24, 16, 8, 0)),
+                    "backup_id": p.get("backup_id", 0),
+                    "stale_after_us": p.get("stale_after_us", 0),
+                }
+            )
+        elif e.table == POLICY_TABLE:
+            bitmap = dict(e.params).get("allowed", 0)
+            policies.append(
+                {
+                    "tenant": _exact(e, "hdr.din.tenant_id"),
+                    "sensitivity": _exact(e, "hdr.din.sensitivity"),
+                    "allowed": [i for i in range(64) if bitmap >> i & 1],
+                }
+            )
+    return {
+        "services": sorted(services, key=_order),
+        "instances": sorted(instances, key=_order),
+        "policies": sorted(policies, key=_order),
+    }
+
+
+def _order(row: Mapping[str, object]) -> tuple[int, ...]:
+    return tuple(v if isinstance(v, int) else 0 for v in row.values())
