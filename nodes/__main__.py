@@ -2,7 +2,10 @@
 
 Prints ``ready HOST:PORT`` on stdout once the socket is bound, so that a
 launcher can wait for it; prints the metrics as one JSON line on SIGUSR1 and
-on exit (and writes them to ``--metrics-file`` when given). Exit codes: 0
+on exit (and writes them to ``--metrics-file`` when given). With ``--tuning
+FILE`` (JSON: ``{"delay_ms": 20, "service_rate": 100}``, either key optional)
+the node reads its added delay and service rate from that file at start and
+again on SIGHUP, so a running node can be slowed down or sped up. Exit codes: 0
 after a clean stop, 2 for a bad argument or model file, 1 when the socket
 cannot be bound.
 
@@ -75,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--capacity", type=int, default=0, help="advertised capacity, requests/s (0 = derived)"
     )
+    p.add_argument(
+        "--tuning",
+        type=Path,
+        metavar="FILE",
+        help="JSON with delay_ms and/or service_rate, read at start and on SIGHUP",
+    )
     p.add_argument("--log-file", type=Path, help="log there instead of stderr")
     p.add_argument("--metrics-file", type=Path, help="also write the metrics JSON there")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -95,6 +104,27 @@ def load_catalog(models: Sequence[str], escalation: str | None) -> Catalog:
     if not served and not large:
         raise NodeError("no model: expected at least one --model or --escalation-model")
     return Catalog(served, large)
+
+
+def load_tuning(path: Path) -> dict[str, float]:
+    """The ``--tuning`` file: ``delay_ms`` and ``service_rate`` (each optional, >= 0)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise NodeError(f"tuning file {str(path)!r}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise NodeError(f"tuning file {str(path)!r}: not JSON: {exc.msg}") from exc
+    if not isinstance(data, dict) or set(data) - {"delay_ms", "service_rate"}:
+        raise NodeError(
+            f"tuning file {str(path)!r}: {data!r}: expected an object with delay_ms "
+            "and/or service_rate"
+        )
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise NodeError(f"tuning file {str(path)!r}: {key} {value!r}: expected a number >= 0")
+        out[key] = float(value)
+    return out
 
 
 def _setup_logging(log_file: Path | None, verbose: bool) -> None:
@@ -125,6 +155,18 @@ def _dump(server: NodeServer, metrics_file: Path | None) -> None:
             log.warning("cannot write metrics to %s: %s", metrics_file, exc)
 
 
+def _retune(server: NodeServer, path: Path | None) -> None:
+    if path is None:
+        log.warning("SIGHUP without --tuning: nothing to reload")
+        return
+    try:
+        tuning = load_tuning(path)
+        server.tune(delay_ms=tuning.get("delay_ms"), service_rate=tuning.get("service_rate"))
+    except NodeError as exc:
+        # A bad file must not stop a running node: keep the current pace.
+        log.error("%s", exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a node until SIGTERM or SIGINT; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -141,13 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 AdvertiseSettings.parse_target(args.advertise_to),
                 args.advertise_interval / 1e3,
             )
+        tuning = load_tuning(args.tuning) if args.tuning is not None else {}
         config = NodeConfig(
             instance_id=args.instance_id,
             bind=args.bind,
             port=args.port,
             queue_size=args.queue_size,
-            service_rate=args.service_rate,
-            delay_ms=args.delay_ms,
+            service_rate=tuning.get("service_rate", args.service_rate),
+            delay_ms=tuning.get("delay_ms", args.delay_ms),
             capacity=args.capacity,
             advertise=advertise,
         )
@@ -157,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     wake = threading.Event()
-    flags = {"stop": False, "dump": False}
+    flags = {"stop": False, "dump": False, "tune": False}
 
     def on_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
@@ -168,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags["dump"] = True
         wake.set()
 
+    def on_tune(_signum: int, _frame: FrameType | None) -> None:
+        flags["tune"] = True
+        wake.set()
+
     try:
         server.start()
     except NodeError as exc:
@@ -176,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGUSR1, on_dump)
+    signal.signal(signal.SIGHUP, on_tune)
     host, port = server.address
     print(f"ready {host}:{port}", flush=True)
     log.info("ready on %s:%d", host, port)
@@ -187,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if flags["dump"]:
                 flags["dump"] = False
                 _dump(server, args.metrics_file)
+            if flags["tune"]:
+                flags["tune"] = False
+                _retune(server, args.tuning)
     finally:
         server.stop()
         _dump(server, args.metrics_file)

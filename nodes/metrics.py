@@ -37,6 +37,7 @@ class Metrics:
         self.counts: Counter[str] = Counter()
         self.bad: Counter[str] = Counter()
         self.classes: Counter[str] = Counter()  # "model_id/class" of the answers served
+        self.tenants: Counter[str] = Counter()  # "tenant/sensitivity" of the requests received
         self._spans: deque[tuple[float, float]] = deque()
         self._busy_since: float | None = None
         self._busy_total = 0.0
@@ -65,6 +66,11 @@ class Metrics:
         """Count one answer of ``result_class`` for ``model_id`` (inference telemetry)."""
         with self._lock:
             self.classes[f"{model_id}/{result_class}"] += 1
+
+    def count_tenant(self, tenant_id: int, sensitivity: int) -> None:
+        """Count one request of ``tenant_id`` at ``sensitivity`` (policy telemetry)."""
+        with self._lock:
+            self.tenants[f"{tenant_id}/{sensitivity}"] += 1
 
     def set_queue(self, length: int) -> None:
         """Record the current queue length."""
@@ -149,6 +155,7 @@ class Metrics:
                 "counts": dict(sorted(self.counts.items())),
                 "bad": dict(sorted(self.bad.items())),
                 "classes": dict(sorted(self.classes.items())),
+                "tenants": dict(sorted(self.tenants.items())),
                 "queue_len": self.queue_len,
                 "queue_peak": self.queue_peak,
                 "utilisation": round(util, 4),

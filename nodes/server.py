@@ -36,7 +36,10 @@ metrics' ``bad`` table and not answered.
 
 A single worker serves the bounded queue. Service time per request is
 ``max(compute + delay_ms, 1 / service_rate)``, so a node can be made slow or
-overloaded on purpose.
+overloaded on purpose; :meth:`NodeServer.tune` changes both while it runs
+(``din-node --tuning FILE`` reloads them on SIGHUP). Requests are counted per
+tenant and sensitivity (``tenants`` in the metrics) and each one served is
+logged at debug level with its tenant.
 
 Imports ``nodes.catalog``, ``nodes.metrics``, ``nodes.advertise``,
 ``traffic.wire`` and the standard library only.
@@ -138,6 +141,8 @@ class NodeServer:
         window = config.advertise.interval_s if config.advertise else UTIL_WINDOW_S
         self.metrics = Metrics(window_s=window)
         self._queue: queue.Queue[_Job] = queue.Queue(maxsize=config.queue_size)
+        # Read by the worker for each request; replaced whole by tune().
+        self._pace = (config.delay_ms / 1e3, _floor(config.service_rate))
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._threads: list[threading.Thread] = []
@@ -227,12 +232,38 @@ class NodeServer:
         """Stop on leaving it."""
         self.stop()
 
+    def tune(self, *, delay_ms: float | None = None, service_rate: float | None = None) -> None:
+        """Change the added delay and/or the service rate limit of the requests to come."""
+        delay_s, floor_s = self._pace
+        if delay_ms is not None:
+            if delay_ms < 0:
+                raise NodeError(f"delay {delay_ms!r} ms: expected >= 0")
+            delay_s = delay_ms / 1e3
+        if service_rate is not None:
+            if service_rate < 0:
+                raise NodeError(f"service rate {service_rate!r}: expected >= 0 requests/s")
+            floor_s = _floor(service_rate)
+        self._pace = (delay_s, floor_s)
+        log.info(
+            "instance %d tuned: delay %.1f ms, service rate %s",
+            self.config.instance_id,
+            delay_s * 1e3,
+            f"{1 / floor_s:.1f}/s" if floor_s else "unlimited",
+        )
+        if self._advertiser is not None:
+            self._advertiser.poke()
+
+    @property
+    def pace(self) -> tuple[float, float]:
+        """(added delay, minimum service time) in seconds, as the worker uses them now."""
+        return self._pace
+
     def capacity(self) -> int:
         """The advertised capacity in requests/s (the CATS service metric)."""
         if self.config.capacity:
             return self.config.capacity
-        floor_s = 1.0 / self.config.service_rate if self.config.service_rate else 0.0
-        per_request = max(floor_s, self.metrics.service_ewma_s(), self.config.delay_ms / 1e3)
+        delay_s, floor_s = self._pace
+        per_request = max(floor_s, self.metrics.service_ewma_s(), delay_s)
         if per_request <= 0:
             return DEFAULT_CAPACITY
         return min((1 << 32) - 1, max(1, int(1.0 / per_request)))
@@ -277,6 +308,7 @@ class NodeServer:
         if msg is None:
             return
         head = msg.header
+        self.metrics.count_tenant(head.tenant_id, head.sensitivity)
         served, large = self._choose(msg)
         if served is None:
             self.metrics.count_bad("unknown_model")
@@ -343,8 +375,6 @@ class NodeServer:
         return self.catalog.lookup(head.model_id, head.model_version), False
 
     def _work_loop(self) -> None:
-        floor_s = 1.0 / self.config.service_rate if self.config.service_rate else 0.0
-        delay_s = self.config.delay_ms / 1e3
         while not self._stop.is_set():
             try:
                 job = self._queue.get(timeout=RECV_TIMEOUT_S)
@@ -361,6 +391,7 @@ class NodeServer:
                 self._answer_unserved(job.msg, job.client, FLAG_ERROR)
                 continue
             computed = time.monotonic()
+            delay_s, floor_s = self._pace
             until = max(computed + delay_s, started + floor_s)
             # Waiting on the stop event lets a slow node still stop at once.
             self._stop.wait(max(0.0, until - time.monotonic()))
@@ -370,9 +401,11 @@ class NodeServer:
             self.metrics.count_class(job.msg.header.model_id, result.result_class)
             self._answer(job, result)
             log.debug(
-                "request %d model %d stage %d: class %d conf %d, %d layers, "
-                "waited %.3f ms, service %.3f ms",
+                "request %d tenant %d sensitivity %d model %d stage %d: class %d conf %d, "
+                "%d layers, waited %.3f ms, service %.3f ms",
                 job.msg.header.request_id,
+                job.msg.header.tenant_id,
+                job.msg.header.sensitivity,
                 job.served.model_id,
                 job.msg.header.stage,
                 result.result_class,
@@ -411,3 +444,8 @@ class NodeServer:
         vector = pack_vector(msg.vector or ())
         if self._send(reply.pack() + vector + msg.rest, client):
             self.metrics.count("answered_busy" if flags & FLAG_BUSY else "answered_error")
+
+
+def _floor(service_rate: float) -> float:
+    """The minimum service time of a rate limit (0: none)."""
+    return 1.0 / service_rate if service_rate > 0 else 0.0
