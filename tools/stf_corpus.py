@@ -15,8 +15,9 @@ class, then the totals:
 * ``mismatch``: packets differ from the STF's expectations;
 * ``runner-error``: the STF could not be run (bad line, unknown table, ...).
 
-Usage: ``python tools/stf_corpus.py DIR [-k PATTERN] [--json OUT] [-v]``. Exit 0
-when every program passes, 1 otherwise, 2 on bad arguments.
+Usage, from the repository root (so that this checkout's ``p4lite`` is the one
+imported): ``python -m tools.stf_corpus DIR [-k PATTERN] [--json OUT] [-v]``.
+Exit 0 when every program passes, 1 otherwise, 2 on bad arguments.
 """
 
 from __future__ import annotations

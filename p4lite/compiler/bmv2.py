@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from p4lite.compiler.ir import LAction, Lowered, LTable, LValueSet
+from p4lite.compiler.ir import VARBIT_WIDTH, LAction, Lowered, LTable, LValueSet
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +128,14 @@ def to_json(low: Lowered, program_name: str) -> J:
         if name == "scalars_0":
             continue
         ht_ids[name] = len(header_types)
-        header_types.append(
-            {"name": name, "id": len(header_types), "fields": [[n, w, s] for n, w, s in fields]}
-        )
+        ht: J = {
+            "name": name,
+            "id": len(header_types),
+            "fields": [[n, "*" if w == VARBIT_WIDTH else w, s] for n, w, s in fields],
+        }
+        if name in low.header_max_length:
+            ht["max_length"] = low.header_max_length[name]
+        header_types.append(ht)
     headers = [
         {"name": n, "id": i, "header_type": t, "metadata": m, "pi_omit": True}
         for i, (n, t, m) in enumerate(low.headers)

@@ -27,6 +27,13 @@ class Bits:
 
 
 @dataclass(frozen=True, slots=True)
+class VarbitT:
+    """varbit<W>: a header field of 0..W bits, its length set by a two-argument extract."""
+
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
 class InfInt:
     """The type of unsized integer literals."""
 
@@ -114,6 +121,7 @@ class MatchKindT:
 
 Type = (
     Bits
+    | VarbitT
     | InfInt
     | BoolT
     | ErrorT
@@ -132,7 +140,7 @@ Type = (
 def width_of(t: Type) -> int:
     """Bit width of a type as BMv2 stores it (bool 1, error 32, enums 32 or base)."""
     match t:
-        case Bits(width=w):
+        case Bits(width=w) | VarbitT(max=w):
             return w
         case BoolT():
             return 1
@@ -153,6 +161,8 @@ def type_str(t: Type) -> str:
     match t:
         case Bits(width=w, signed=s):
             return f"{'int' if s else 'bit'}<{w}>"
+        case VarbitT(max=w):
+            return f"varbit<{w}>"
         case InfInt():
             return "int"
         case BoolT():
@@ -301,7 +311,7 @@ class FrontEnd:
                 fl: list[tuple[str, Type]] = []
                 for f in fields:
                     ft = self.resolve(f.type)
-                    if kind == "header" and not isinstance(ft, (Bits, BoolT, EnumT)):
+                    if kind == "header" and not isinstance(ft, (Bits, BoolT, EnumT, VarbitT)):
                         self.sink.error(
                             f.pos, f"unsupported field type {type_str(ft)!r} in header {name!r}"
                         )
@@ -389,8 +399,11 @@ class FrontEnd:
                     return Bits(1, t.kind == "int")
                 return Bits(w, t.kind == "int")
             case "varbit":
-                self.sink.error(t.pos, "unsupported type varbit")
-                return Bits(8)
+                w = self.const_int(t.width) if t.width is not None else None
+                if w is None or w <= 0:
+                    self.sink.error(t.pos, "invalid width for varbit: expected a positive constant")
+                    return VarbitT(8)
+                return VarbitT(w)
             case "bool":
                 return BoolT()
             case "error":

@@ -318,6 +318,8 @@ class Lowered:
     """The whole lowered program."""
 
     header_types: dict[str, list[tuple[str, int, bool]]] = field(default_factory=dict)
+    # header types with a varbit field (width VARBIT_WIDTH): their maximum length in bytes
+    header_max_length: dict[str, int] = field(default_factory=dict)
     headers: list[tuple[str, str, bool]] = field(default_factory=list)
     stacks: list[tuple[str, str, int, list[int]]] = field(default_factory=list)
     union_types: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
@@ -357,6 +359,10 @@ class Ctx:
     prims: list[J] | None = None
     guard: J | None = None
     control: str = ""
+
+
+# the width recorded for a varbit field of a header type (BMv2 writes '*')
+VARBIT_WIDTH = -1
 
 
 def shift_jumps(prims: list[J], offset: int) -> None:

@@ -20,10 +20,12 @@ from p4lite.compiler.frontend import (
     StackT,
     StructT,
     Type,
+    VarbitT,
     type_str,
     width_of,
 )
 from p4lite.compiler.ir import (
+    VARBIT_WIDTH,
     Ctx,
     J,
     LAction,
@@ -118,11 +120,28 @@ class LowerBase:
         """Register the BMv2 header type of a header (padded to whole bytes)."""
         if t.name not in self.out.header_types:
             fields: list[tuple[str, int, bool]] = []
+            varbits = [ft for _, ft in t.fields if isinstance(ft, VarbitT)]
+            if len(varbits) > 1:
+                raise UnsupportedError(
+                    Pos("", 0, 0), f"header {t.name!r} has more than one varbit field"
+                )
             for n, ft in t.fields:
+                if isinstance(ft, VarbitT):
+                    # BMv2 writes the width '*' and the header's max_length in bytes
+                    fields.append((n, VARBIT_WIDTH, False))
+                    continue
                 fields.append((n, width_of(ft), isinstance(ft, Bits) and ft.signed))
-            total = sum(f[1] for f in fields)
-            if total % 8:
+            total = sum(f[1] for f in fields if f[1] != VARBIT_WIDTH)
+            if total % 8 and not varbits:
                 fields.append(("_padding", 8 - total % 8, False))
+            if varbits:
+                if (total + varbits[0].max) % 8:
+                    raise UnsupportedError(
+                        Pos("", 0, 0),
+                        f"header {t.name!r}: fixed fields plus varbit<{varbits[0].max}> "
+                        "are not a whole number of bytes",
+                    )
+                self.out.header_max_length[t.name] = (total + varbits[0].max) // 8
             self.out.header_types[t.name] = fields
         return t.name
 
@@ -251,6 +270,10 @@ class LowerBase:
     ) -> Place:
         """Inline a P4 function returning a header or struct; its result's storage."""
         raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")
+
+    def lookahead_assign(self, dst: Place, call: ast.Call, ctx: Ctx, pos: Pos) -> None:
+        """Lower ``dst = pkt.lookahead<T>()`` in a parser state (see `lower_stmt`)."""
+        raise UnsupportedError(pos, "unsupported lookahead here")
 
     def add_action(self, act: LAction) -> None:
         """Give an action its id and add it to the program."""

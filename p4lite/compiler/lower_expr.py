@@ -85,6 +85,16 @@ class ExprLowering(LowerBase):
         match e:
             case ast.Name(name=n):
                 return self.lookup(n, ctx, e.pos)
+            case ast.Call(func=ast.Member(name="lookahead"), type_args=(ty,)) if (
+                ctx.in_parser and ctx.prims is not None
+            ):
+                # pkt.lookahead<H>() used as a header (e.g. '.field' of it): a copy
+                t = self.fe.resolve(ty)
+                if not isinstance(t, StructT) or t.kind != "header":
+                    raise UnsupportedError(e.pos, f"{expr_text(e)!r} does not denote storage")
+                loc = self.local(t, "lookahead_tmp", e.pos)
+                self.lookahead_assign(loc, e, ctx, e.pos)
+                return loc
             case ast.Call(func=ast.Name(name=fname), args=args):
                 # a function returning a header, struct or stack: its result's storage
                 target = self.lookup(fname, ctx, e.pos)
@@ -460,14 +470,14 @@ class ExprLowering(LowerBase):
                 return v
         raise UnsupportedError(pos, f"unsupported cast from {type_str(src)!r} to {type_str(t)!r}")
 
-    def aggregate_place(self, e: ast.Expr, ctx: Ctx) -> PHeader | PStruct | None:
-        """The header or struct an expression names, if it names one."""
+    def aggregate_place(self, e: ast.Expr, ctx: Ctx) -> PHeader | PStruct | PStack | None:
+        """The header, struct or stack an expression names, if it names one."""
         if not isinstance(e, (ast.Name, ast.Member, ast.Index)):
             return None
         if isinstance(e, ast.Member) and e.name in ("lastIndex", "size"):
             return None
         p = self.place(e, ctx)
-        return p if isinstance(p, (PHeader, PStruct)) else None
+        return p if isinstance(p, (PHeader, PStruct, PStack)) else None
 
     def aggregate_equal(self, a: Place, b: Place, pos: Pos) -> J:
         """BMv2 boolean for `a == b` on headers (validity, then fields) and structs."""
@@ -500,6 +510,17 @@ class ExprLowering(LowerBase):
                     {"type": "field", "value": [a.hdr, a.name]},
                     {"type": "field", "value": [b.hdr, b.name]},
                 )
+            case (PStack(), PStack()) if a.type == b.type:
+                # element by element, each compared as a header
+                res: J | None = None
+                for k in range(a.type.size):
+                    sub = self.aggregate_equal(
+                        PHeader(f"{a.name}[{k}]", a.type.elem),
+                        PHeader(f"{b.name}[{k}]", b.type.elem),
+                        pos,
+                    )
+                    res = sub if res is None else jexpr("and", res, sub)
+                return res if res is not None else {"type": "bool", "value": True}
         raise UnsupportedError(pos, "unsupported comparison of values of different types")
 
     def binary(self, e: ast.Binary, ctx: Ctx, want: Type | None) -> Val:
@@ -538,20 +559,16 @@ class ExprLowering(LowerBase):
         if op in ("&&&", ".."):
             raise UnsupportedError(e.pos, f"{op!r} is only allowed in keysets")
         sub_want = want if op not in ("==", "!=", "<", ">", "<=", ">=", "<<", ">>", "++") else None
-        a = self.rvalue(e.left, ctx, sub_want if not isinstance(sub_want, BoolT) else None)
-        b = self.rvalue(
-            e.right,
-            ctx,
-            None
-            if op in ("<<", ">>", "++")
-            else (
-                a.type
-                if not isinstance(a.type, InfInt)
-                else sub_want
-                if not isinstance(sub_want, BoolT)
-                else None
-            ),
-        )
+        if isinstance(sub_want, BoolT):
+            sub_want = None
+        # operand types come from the operands; the context's type only sizes literals
+        a = self._rvalue(e.left, ctx, None if self.unsized_literal(e.left) else sub_want)
+        if op in ("<<", ">>", "++"):
+            b = self.rvalue(e.right, ctx, None)
+        elif isinstance(a.type, InfInt):
+            b = self._rvalue(e.right, ctx, sub_want)
+        else:
+            b = self.rvalue(e.right, ctx, a.type)
         if (
             isinstance(a.type, InfInt)
             and not isinstance(b.type, InfInt)
@@ -733,6 +750,13 @@ class ExprLowering(LowerBase):
                         e.pos,
                     )
                     return Val({"type": "field", "value": ["scalars", tmp.name]}, vt)
+            if f.name == "lookahead" and ctx.in_parser and ctx.prims is not None and e.type_args:
+                # inside a larger expression: read into a temporary first
+                lt = self.fe.resolve(e.type_args[0])
+                if isinstance(lt, Bits):
+                    tmp = self.temp(lt)
+                    self.lookahead_assign(tmp, e, ctx, e.pos)
+                    return Val({"type": "field", "value": ["scalars", tmp.name]}, lt)
             if f.name == "lookahead":
                 raise UnsupportedError(
                     e.pos, "unsupported lookahead<T>() outside select or a local initializer"

@@ -18,7 +18,9 @@ from p4lite.compiler.frontend import (
     ErrorT,
     ExternT,
     InfInt,
+    StackT,
     StructT,
+    VarbitT,
     VoidT,
     type_str,
     width_of,
@@ -1021,11 +1023,36 @@ class StmtLowering(ExprLowering):
 
     # ============================================================ parser
     def extract(self, c: ast.Call, ctx: Ctx) -> None:
-        """Lower `pkt.extract(h)` (a header or a stack's next element)."""
-        if len(c.args) != 1:
-            raise UnsupportedError(c.pos, "unsupported extract with a variable-size header")
+        """Lower `pkt.extract(h)` (a header or a stack's next element) and `extract(h, bits)`."""
+        if len(c.args) not in (1, 2):
+            raise UnsupportedError(c.pos, f"extract takes 1 or 2 arguments, got {len(c.args)}")
         p = self.place(c.args[0].expr, ctx)
         assert ctx.prims is not None
+        elem_t = (
+            p.type
+            if isinstance(p, PHeader)
+            else p.type.elem
+            if isinstance(p, PObj) and p.kind == "stack_next" and isinstance(p.type, StackT)
+            else None
+        )
+        has_varbit = elem_t is not None and any(isinstance(ft, VarbitT) for _, ft in elem_t.fields)
+        if len(c.args) == 2 or has_varbit:
+            if not (has_varbit and len(c.args) == 2):
+                raise UnsupportedError(
+                    c.pos,
+                    "a header with a varbit field is extracted with extract(hdr, bits), "
+                    "and only such a header",
+                )
+            n = self.rvalue(c.args[1].expr, ctx, Bits(32))
+            length = (
+                n.json
+                if n.json.get("type") == "expression"
+                else jexpr("&", self.as_data(n), jhex(0xFFFFFFFF, 32))
+            )
+            assert isinstance(p, PHeader | PObj)
+            target = {"type": "regular" if isinstance(p, PHeader) else "stack", "value": p.name}
+            ctx.prims.append({"parameters": [target, length], "op": "extract_VL"})
+            return
         match p:
             case PHeader(name=hn):
                 ctx.prims.append(

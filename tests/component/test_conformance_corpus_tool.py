@@ -15,12 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA = ROOT / "tests" / "conformance_extra" / "programs"
-TOOL = ROOT / "tools" / "stf_corpus.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(TOOL), *args],
+        [sys.executable, "-m", "tools.stf_corpus", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

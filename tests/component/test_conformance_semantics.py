@@ -393,3 +393,51 @@ def test_header_stack_assignment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     program = json.dumps(compile_file("sc.p4").json)
     outcome = run_stf(program, "packet 0 0102\nexpect 1 0102 01 0109 $\n")
     assert outcome.passed, outcome.render()
+
+
+VARBIT = """
+#include <core.p4>
+#include <v1model.p4>
+header c_t { bit<16> ck; bit<8> n; }
+header v_t { bit<8> tag; varbit<24> v; }
+struct headers_t { c_t c; v_t v; v_t[2] s; }
+struct meta_t { }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start {
+        pkt.extract(hdr.c);
+        pkt.extract(hdr.v, (bit<32>)hdr.c.n * 8);
+        pkt.extract(hdr.s.next, (bit<32>)hdr.c.n * 8);
+        pkt.extract(hdr.s.next, (bit<32>)hdr.c.n * 8);
+        transition accept;
+    }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { if (hdr.s[0] == hdr.s[1]) { hdr.c.n = 0xee; } sm.egress_spec = 1; }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) {
+    apply { update_checksum(true, { hdr.v.tag, hdr.v.v }, hdr.c.ck, HashAlgorithm.csum16); }
+}
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+def test_varbit_fields_extract_emit_compare_and_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the varbit's length comes from c.n (bytes); the checksum covers only its extracted bits
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vb.p4").write_text(VARBIT, encoding="utf-8")
+    doc = compile_file("vb.p4").json
+    v_t = next(t for t in doc["header_types"] if t["name"] == "v_t")
+    assert v_t["fields"] == [["tag", 8, False], ["v", "*", False]] and v_t["max_length"] == 4
+    stf_text = (
+        "packet 0 0000 01 aa12 0105 0106 ff\nexpect 1 55ed 01 aa12 0105 0106 ff $\n"
+        "packet 0 0000 01 aa12 0105 0105 ff\nexpect 1 55ed ee aa12 0105 0105 ff $\n"
+        "packet 0 0000 03 aa123456 01050607 01050607\n"
+        "expect 1 2197 ee aa123456 01050607 01050607 $\n"
+    )
+    outcome = run_stf(json.dumps(doc), stf_text)
+    assert outcome.passed, outcome.render()

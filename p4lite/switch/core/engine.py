@@ -41,6 +41,8 @@ Prim = Callable[["Pkt", tuple[int, ...]], None]
 
 VALID_FIELD = -1
 DROP_PORT = 511
+# the width of a variable-length field in calculation inputs: known per packet
+VL_WIDTH = -1
 
 # Error codes p4c declares in every program (``errors`` may renumber them).
 ERR_NAMES = (
@@ -128,6 +130,13 @@ class HeaderLayout:
     nbits: int
     nbytes: int
     unpack: list[tuple[int, int]] = field(default_factory=list)
+    # the variable-length field (-1: none); its current length in bits is kept in
+    # an extra value slot after the fields, and widths[vl] holds its maximum
+    vl: int = -1
+
+    def template(self) -> list[int]:
+        """The values of a fresh instance: zeros (and an empty variable-length field)."""
+        return [0] * (len(self.widths) + (1 if self.vl >= 0 else 0))
 
 
 @dataclass(slots=True)
@@ -377,33 +386,49 @@ class Program:
     # ------------------------------------------------------------------ layout
     def _load(self) -> None:
         d = self.doc
-        types: dict[str, tuple[list[str], list[int], list[bool]]] = {}
+        types: dict[str, tuple[list[str], list[int], list[bool], int]] = {}
         for i, ht in enumerate(d.get("header_types", [])):
             path = f"header_types[{i}]"
             name = self._req(ht, "name", path, str)
             names: list[str] = []
             widths: list[int] = []
             signed: list[bool] = []
+            vl = -1
             for j, fdesc in enumerate(self._req(ht, "fields", path, list)):
                 fpath = f"{path}.fields[{j}]"
                 if not isinstance(fdesc, list) or len(fdesc) < 2:
                     raise LoadError(fpath, f"expected [name, width, signed], got {fdesc!r}")
-                if not isinstance(fdesc[1], int) or isinstance(fdesc[1], bool) or fdesc[1] <= 0:
+                if fdesc[1] == "*" and vl < 0:
+                    # a variable-length field: its maximum comes from 'max_length'
+                    vl = j
+                    widths.append(0)
+                elif not isinstance(fdesc[1], int) or isinstance(fdesc[1], bool) or fdesc[1] <= 0:
                     raise LoadError(
-                        fpath, f"unsupported width {fdesc[1]!r} (varbit is not implemented)"
+                        fpath, f"invalid width {fdesc[1]!r}: expected a positive int or '*'"
                     )
+                else:
+                    widths.append(fdesc[1])
                 names.append(str(fdesc[0]))
-                widths.append(fdesc[1])
                 signed.append(bool(fdesc[2]) if len(fdesc) > 2 else False)
-            types[name] = (names, widths, signed)
+            if vl >= 0:
+                max_len = ht.get("max_length")
+                if not isinstance(max_len, int) or max_len * 8 < sum(widths):
+                    raise LoadError(
+                        f"{path}.max_length",
+                        f"a header type with a '*' field needs max_length (bytes), got {max_len!r}",
+                    )
+                signed[vl] = False
+                widths[vl] = max_len * 8 - sum(widths)
+            types[name] = (names, widths, signed, vl)
         for i, hd in enumerate(d.get("headers", [])):
             path = f"headers[{i}]"
             name = self._req(hd, "name", path, str)
             tname = self._req(hd, "header_type", path, str)
             if tname not in types:
                 raise LoadError(f"{path}.header_type", f"unknown header type {tname!r}")
-            names, widths, signed = types[tname]
-            nbits = sum(widths)
+            names, widths, signed, vl = types[tname]
+            # a variable-length field counts as empty in the fixed size
+            nbits = sum(widths) - (widths[vl] if vl >= 0 else 0)
             lay = HeaderLayout(
                 name,
                 len(self.layouts),
@@ -414,8 +439,9 @@ class Program:
                 signed,
                 nbits,
                 (nbits + 7) // 8,
+                vl=vl,
             )
-            if not lay.metadata and nbits % 8:
+            if not lay.metadata and nbits % 8 and vl < 0:
                 raise LoadError(path, f"header {name!r} is {nbits} bits, expected a multiple of 8")
             shift = nbits
             for w in widths:
@@ -533,7 +559,7 @@ class Program:
             if name not in self.pipelines:
                 raise LoadError("pipelines", f"no {name!r} pipeline")
         self.metadata_ids = [lay.index for lay in self.layouts if lay.metadata]
-        self.hdr_templates = [[0] * len(lay.widths) for lay in self.layouts]
+        self.hdr_templates = [lay.template() for lay in self.layouts]
         self.valid_template = [1 if lay.metadata else 0 for lay in self.layouts]
 
     # ------------------------------------------------------------- references
@@ -887,7 +913,9 @@ class Program:
             elif kind == "field":
                 ref = self.field_ref(inp.get("value"), f"{ipath}.value")
                 w = self.width(ref)
-                items.append((ref[0], ref[1], (1 << w) - 1, w))
+                if ref[1] >= 0 and ref[1] == self.layouts[ref[0]].vl:
+                    w = VL_WIDTH
+                items.append((ref[0], ref[1], (1 << max(w, 0)) - 1, w))
             elif kind == "hexstr":
                 bw = inp.get("bitwidth")
                 if not isinstance(bw, int):
@@ -896,8 +924,10 @@ class Program:
                 items.append((-2, const & ((1 << bw) - 1), (1 << bw) - 1, bw))
             elif kind == "header":
                 hidx = self.header(inp.get("value"), f"{ipath}.value")
-                for fidx, w in enumerate(self.layouts[hidx].widths):
-                    items.append((hidx, fidx, (1 << w) - 1, w))
+                hlay = self.layouts[hidx]
+                for fidx, fw in enumerate(hlay.widths):
+                    w = VL_WIDTH if fidx == hlay.vl else fw
+                    items.append((hidx, fidx, (1 << max(w, 0)) - 1, w))
             else:
                 raise LoadError(ipath, f"unsupported calculation input {inp!r:.80}")
         nbits = sum(w for _, _, _, w in items)
@@ -909,7 +939,8 @@ class Program:
             valid = p.v
             acc = 0
             bits = 0
-            for h, f, m, w in items:
+            for h, f, fm, fw in items:
+                m, w = fm, fw
                 if h < 0:
                     v = f
                 elif not valid[h]:
@@ -919,6 +950,10 @@ class Program:
                     v = 1
                 else:
                     v = hs[h][f]
+                    if w == VL_WIDTH:
+                        # a variable-length field: as many bits as were extracted
+                        w = hs[h][-1]
+                        m = (1 << w) - 1
                 acc = (acc << w) | (v & m)
                 bits += w
             if bits == nbits:
@@ -926,11 +961,14 @@ class Program:
             extra = (-bits) % 8
             return (acc << extra).to_bytes((bits + extra) // 8, "big")
 
-        fast = make_concat(items)
+        if any(w == VL_WIDTH for _, _, _, w in items):
+            build_fast = build
+        else:
+            fast = make_concat(items)
 
-        def build_fast(p: Pkt) -> bytes:
-            out = fast(p.h, p.v)
-            return out if out is not None else build(p)
+            def build_fast(p: Pkt) -> bytes:
+                out = fast(p.h, p.v)
+                return out if out is not None else build(p)
 
         if with_payload:
 
@@ -1100,6 +1138,47 @@ class Program:
 
         return extract
 
+    def _extract_vl_fn(self, hidx: int, length: Fn) -> Prim:
+        lay = self.layouts[hidx]
+        vl, vmax = lay.vl, lay.widths[lay.vl]
+        widths, signed = lay.widths, lay.signed
+        too_short = self.errors.get("PacketTooShort", 1)
+        # BMv2 rejects a length beyond the field's maximum as too short a header
+        bad_length = self.errors.get("HeaderTooShort", 4)
+        invalid_arg = self.errors.get("ParserInvalidArgument", 6)
+        siblings = [m for m in self.union_of.get(hidx, []) if m != hidx]
+
+        def extract_vl(p: Pkt, a: tuple[int, ...]) -> None:
+            vbits = int(length(p, a))
+            if vbits < 0 or vbits > vmax:
+                raise ParseError(bad_length)
+            total = lay.nbits + vbits
+            if total % 8:
+                raise ParseError(invalid_arg)
+            off = p.off
+            end = off + total // 8
+            if end > len(p.data):
+                raise ParseError(too_short)
+            x = int.from_bytes(p.data[off:end], "big")
+            vals = [0] * (len(widths) + 1)
+            shift = total
+            for j, fw in enumerate(widths):
+                w = vbits if j == vl else fw
+                shift -= w
+                v = (x >> shift) & ((1 << w) - 1)
+                if signed[j] and w:
+                    half = 1 << (w - 1)
+                    v = (v ^ half) - half
+                vals[j] = v
+            vals[-1] = vbits
+            p.h[hidx] = vals
+            p.v[hidx] = 1
+            for m in siblings:
+                p.v[m] = 0
+            p.off = end
+
+        return extract_vl
+
     def _parser_op(self, op: Json, path: str) -> Prim:
         name = self._req(op, "op", path, str)
         params = self._req(op, "parameters", path, list)
@@ -1129,6 +1208,39 @@ class Program:
                 raise LoadError(
                     f"{path}.parameters[0].type", f"unsupported extract target {kind!r}"
                 )
+            case "extract_VL":
+                if len(params) != 2 or not isinstance(params[0], dict):
+                    raise LoadError(f"{path}.parameters", "extract_VL takes two parameters")
+                kind = params[0].get("type")
+                vpath = f"{path}.parameters[0].value"
+                if kind == "regular":
+                    ids = [self.header(params[0].get("value"), vpath)]
+                elif kind == "stack":
+                    sidx, ids = self.stack(params[0].get("value"), vpath)
+                else:
+                    raise LoadError(
+                        f"{path}.parameters[0].type", f"unsupported extract_VL target {kind!r}"
+                    )
+                for h in ids:
+                    if self.layouts[h].vl < 0:
+                        raise LoadError(
+                            f"{path}.parameters[0]",
+                            f"header {self.layouts[h].name!r} has no variable-length field",
+                        )
+                length = self.expr(params[1], f"{path}.parameters[1]")
+                if kind == "regular":
+                    return self._extract_vl_fn(ids[0], length)
+                vfns = [self._extract_vl_fn(h, length) for h in ids]
+                oob_vl = self.errors.get("StackOutOfBounds", 3)
+
+                def extract_vl_next(p: Pkt, a: tuple[int, ...]) -> None:
+                    i = p.nxt[sidx]
+                    if i >= len(vfns):
+                        raise ParseError(oob_vl)
+                    vfns[i](p, a)
+                    p.nxt[sidx] = i + 1
+
+                return extract_vl_next
             case "set":
                 src = self.expr(params[1], f"{path}.parameters[1]")
                 return self.assign(params[0], src, f"{path}.parameters[0]")

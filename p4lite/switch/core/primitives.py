@@ -53,7 +53,7 @@ def _named(prog: Program, node: Any, path: str, kind: str, table: dict[str, Any]
 def add_header_fn(prog: Program) -> Callable[[Pkt, int], None]:
     """``setValid()``: zero the fields of an invalid header, adjust the length register."""
     layouts = prog.layouts
-    templates = [[0] * len(lay.widths) for lay in layouts]
+    templates = [lay.template() for lay in layouts]
     union_of = prog.union_of
 
     def add(p: Pkt, h: int) -> None:

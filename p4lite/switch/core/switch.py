@@ -48,13 +48,29 @@ from p4lite.switch.core.api import (
     TableInfo,
 )
 from p4lite.switch.core.codegen import make_packer
-from p4lite.switch.core.engine import MeterCell, Pkt, Program
+from p4lite.switch.core.engine import HeaderLayout, MeterCell, Pkt, Program
 from p4lite.switch.core.tables import ActionProfile, Table
 
 logger = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def _vl_packer(lay: HeaderLayout) -> Callable[[list[int]], bytes]:
+    """Deparse a header with a variable-length field (its length is the last value)."""
+    widths, vl = lay.widths, lay.vl
+
+    def pack(v: list[int]) -> bytes:
+        acc = 0
+        bits = 0
+        for j, fw in enumerate(widths):
+            w = v[-1] if j == vl else fw
+            acc = (acc << w) | (v[j] & ((1 << w) - 1))
+            bits += w
+        return acc.to_bytes(bits // 8, "big")
+
+    return pack
 
 
 def _locked(method: Callable[Concatenate[Switch, _P], _R]) -> Callable[Concatenate[Switch, _P], _R]:
@@ -131,7 +147,10 @@ class Switch:
         self._i_rid = f["egress_rid"]
         self._i_prio = f["priority"]
         layouts = program.layouts
-        self._deparse_items = [(h, make_packer(layouts[h].widths)) for h in program.deparse_order]
+        self._deparse_items = [
+            (h, make_packer(layouts[h].widths) if layouts[h].vl < 0 else _vl_packer(layouts[h]))
+            for h in program.deparse_order
+        ]
         self._verify = [c for c in program.checksums if c.verify]
         self._update = [c for c in program.checksums if c.update]
 

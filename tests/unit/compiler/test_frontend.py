@@ -48,7 +48,10 @@ def test_mixed_operand_types_are_rejected(
 
 def test_unsupported_construct_golden(compile_text: Compile, program: Callable[..., str]) -> None:
     errs = errors_of(compile_text, program("        varbit<8> v;"))
-    assert errs == ["prog.p4:10:9: error: unsupported type varbit\n        varbit<8> v;\n        ^"]
+    assert errs == [
+        "prog.p4:10:19: error: unsupported local variable type 'varbit<8>'\n"
+        "        varbit<8> v;\n                  ^"
+    ]
 
 
 def test_errors_of_one_phase_are_reported_together(

@@ -144,3 +144,19 @@ def test_runtime_data_index_checked() -> None:
     act["primitives"][0]["parameters"][1] = {"type": "runtime_data", "value": 5}
     with pytest.raises(LoadError, match="action parameter index 5 out of range"):
         Switch.from_json(doc)
+
+
+def test_variable_length_field_needs_max_length() -> None:
+    doc = load_reference("table_exact")
+    ht = next(t for t in doc["header_types"] if t["name"] != "scalars_0" and t["fields"])
+    ht["fields"].append(["opts", "*", False])
+    with pytest.raises(LoadError, match="max_length") as exc:
+        Switch.from_json(json.dumps(doc))
+    assert exc.value.path.startswith("header_types[")
+    second = copy.deepcopy(ht["fields"][-1])
+    ht["fields"].append(second)
+    ht["max_length"] = 64
+    with pytest.raises(LoadError, match="invalid width '\\*'"):
+        Switch.from_json(json.dumps(doc))
+    ht["fields"].pop()
+    assert Switch.from_json(json.dumps(doc)).tables() is not None
