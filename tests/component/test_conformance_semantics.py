@@ -441,3 +441,41 @@ def test_varbit_fields_extract_emit_compare_and_checksum(
     )
     outcome = run_stf(json.dumps(doc), stf_text)
     assert outcome.passed, outcome.render()
+
+
+LOOKAHEAD_EXPR = """
+#include <core.p4>
+#include <v1model.p4>
+header n_t { bit<4> hi; bit<4> lo; }
+header h_t { bit<8> a; bit<8> b; bit<16> w; }
+struct headers_t { h_t h; }
+struct meta_t { bit<16> len; }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start {
+        // bit<9> arithmetic inside a bit<16> cast: 4 * lo - 3 does not wrap at 4 bits
+        meta.len = (bit<16>)(2 * (4 * (bit<9>)(pkt.lookahead<n_t>().lo) - 3));
+        hdr.h.w = (bit<16>)pkt.lookahead<bit<8>>() + 1;
+        pkt.extract(hdr.h);
+        transition accept;
+    }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { hdr.h.b = (bit<8>)meta.len; sm.egress_spec = 1; }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+def test_lookahead_inside_expressions_and_operand_widths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "la.p4").write_text(LOOKAHEAD_EXPR, encoding="utf-8")
+    program = json.dumps(compile_file("la.p4").json)
+    # lo = 0xf: 2 * (60 - 3) = 114 = 0x72; a = 0x3f -> w = 0x40 (overwritten by extract)
+    outcome = run_stf(program, "packet 0 3f000000\nexpect 1 3f720000 $\n")
+    assert outcome.passed, outcome.render()
