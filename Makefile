@@ -103,9 +103,13 @@ $(MODELS_DIR)/digits-head.npz: $(MODELS_DIR)/digits-mlp.npz
 $(MODELS_DIR)/digits-large.npz: | install
 	@mkdir -p $(MODELS_DIR)
 	$(VENV)/bin/dinctl train mlp --large --seed 0 --out $@
-$(MODELS_DIR)/flows-forest.npz: | install
+# The flow classifier learns from the traffic the testbed sends (traffic.workloads),
+# every packet of a flow classified by the same model (features at packets 1..32).
+$(MODELS_DIR)/flows-workloads.npz: | install
 	@mkdir -p $(MODELS_DIR)
-	$(VENV)/bin/dinctl train forest --seed 0 --out $@
+	$(PY) tools/workload_flows.py --seed 0 --out $@
+$(MODELS_DIR)/flows-forest.npz: $(MODELS_DIR)/flows-workloads.npz
+	$(VENV)/bin/dinctl train forest --data $< --packet-limit 32 --min-packets 1 --seed 0 --out $@
 
 # ------------------------------------------------------------------ data ---
 # Real labelled flows: Debian's nDPI source (tests/pcap + tests/result) fetched

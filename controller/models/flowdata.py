@@ -1,4 +1,5 @@
-"""Labelled flow data sets from real captures: nDPI's test captures and their result files.
+"""Labelled flow data sets: from real captures (nDPI's test captures and their result
+files) or from the frames a traffic generator makes (``from_frames``).
 
 ``derive`` reads a tree laid out like nDPI's source (``tests/pcap/<F>`` and
 ``tests/result/<F>.out``), turns each capture into din.p4's flows
@@ -37,7 +38,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from controller.models.capture import DinPacket, FlowKey, din_packets
+from controller.models.capture import (
+    LINKTYPE_ETHERNET,
+    DinPacket,
+    FlowKey,
+    din_packets,
+    din_view,
+    ipv4_offset,
+)
 from controller.models.datasets import Split
 from controller.models.errors import ModelError
 from controller.models.ndpi import Conversation, NdpiFlow, read_result
@@ -268,6 +276,84 @@ def derive(
         },
     }
     log.info("derived %d flows from %d captures of %s", data.flows, tally.captures, source)
+    return _with_manifest(data, manifest)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledFrames:
+    """One flow given as Ethernet frames: its class, a label of its origin, ``(ts_us, frame)``."""
+
+    workload: str
+    app: str
+    frames: Sequence[tuple[int, bytes]]
+
+
+def from_frames(
+    flows: Sequence[LabelledFrames], *, name: str, source: str, detail: dict[str, object]
+) -> FlowData:
+    """Labelled flows from Ethernet frames (e.g. a traffic generator's), as din.p4 sees them.
+
+    Each entry must hold one unidirectional flow: every frame that din.p4's flow
+    registers take (``capture.din_view``) must carry the same 5-tuple. Frames it
+    does not take are counted in the manifest; a flow left with none is dropped
+    and counted. ``detail`` goes into the manifest as it is (how the frames were made).
+    """
+    builder = _Builder(FLOW_CLASSES)
+    builder.capture_names.append(source)
+    tally = _Tally()
+    for i, flow in enumerate(flows):
+        if flow.workload not in FLOW_CLASSES:
+            raise ModelError(f"flow {i}: class {flow.workload!r}: expected one of {FLOW_CLASSES}")
+        rows: list[DinPacket] = []
+        for ts_us, frame in flow.frames:
+            start = ipv4_offset(LINKTYPE_ETHERNET, frame)
+            view = (
+                start
+                if isinstance(start, str)
+                else din_view(ts_us, frame[start:], len(frame) - start)
+            )
+            if isinstance(view, str):
+                tally.skipped[view] = tally.skipped.get(view, 0) + 1
+                continue
+            if rows and view.key != rows[0].key:
+                raise ModelError(
+                    f"flow {i} ({flow.app}): frames of two flows, {rows[0].key!r} and {view.key!r}"
+                )
+            rows.append(view)
+        tally.packets += len(rows)
+        if not rows:
+            tally.drop("no_packet_taken")
+            continue
+        builder.add(rows[0].key, rows, flow.workload, flow.app)
+    if not builder.labels:
+        raise ModelError(f"{source}: no flow with a packet din.p4 takes")
+    lengths = [len(p) for p in builder.packets]
+    data = FlowData(
+        classes=FLOW_CLASSES,
+        packets=np.concatenate(builder.packets).astype(np.int64),
+        offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+        keys=np.array(builder.keys, dtype=np.int64),
+        labels=np.array(builder.labels, dtype=np.int64),
+        captures=np.array(builder.captures, dtype=np.int64),
+        apps=np.array(builder.apps, dtype=np.int64),
+        capture_names=tuple(builder.capture_names),
+        app_names=tuple(builder.app_index),
+        manifest={},
+    )
+    manifest: dict[str, object] = {
+        "name": name,
+        "source": source,
+        **detail,
+        "packets_in_flows": tally.packets,
+        "packets_skipped": dict(sorted(tally.skipped.items())),
+        "flows_dropped": dict(sorted(tally.flows_dropped.items())),
+        "flows_per_class": data.class_counts(),
+        "packets_per_class": {
+            c: int(np.diff(data.offsets)[data.labels == i].sum())
+            for i, c in enumerate(data.classes)
+        },
+    }
+    log.info("%d flows from %s", data.flows, source)
     return _with_manifest(data, manifest)
 
 
