@@ -16,6 +16,7 @@ from p4lite.compiler.diagnostics import Pos
 from p4lite.compiler.frontend import (
     Bits,
     BoolT,
+    InfInt,
     width_of,
 )
 from p4lite.compiler.ir import (
@@ -451,6 +452,13 @@ class ControlLowering(ParserLowering):
             if a is None:
                 raise UnsupportedError(c.pos, f"missing argument for {p.name!r}")
             bound = self.place(a, ctx)
+            if (
+                p.direction in ("", "in")
+                and isinstance(bound, PValue)
+                and isinstance(bound.val.type, InfInt)
+            ):
+                # a literal argument takes the parameter's type
+                bound = PValue(self.cvt(bound.val, self.fe.resolve(p.type), a.pos))
             if p.direction in ("", "in") and isinstance(bound, PField):
                 # an 'in' argument is read-only inside the callee
                 bound = PValue(self.read_place(bound, a.pos))
@@ -781,11 +789,13 @@ class ControlLowering(ParserLowering):
                 raise UnsupportedError(k.pos, "isValid() key needs a header")
             return LKey(mk, mk, name, [p.name, "$valid$"], 1)
         m: int | None = None
-        if isinstance(e, ast.Binary) and e.op == "&":
-            mv = self.rvalue(e.right, ctx)
-            if mv.const is not None:
-                m = mv.const
-                e = e.left
+        # 'f & MASK' is computed into a temporary, as p4c's SimplifyKey does; only a
+        # slice becomes a BMv2 key mask (whose entries are in the slice's bits)
+        masked = (
+            isinstance(e, ast.Binary)
+            and e.op == "&"
+            and self.rvalue(e.right, Ctx(ctx.scope, control=ctx.control)).const is not None
+        )
         if isinstance(e, ast.Slice):
             inner = self.rvalue(e.expr, ctx)
             hi = self.fe.const_int(e.hi) or 0
@@ -800,7 +810,7 @@ class ControlLowering(ParserLowering):
                 raise UnsupportedError(
                     k.pos, "unsupported table key expression; use a field, a slice or isValid()"
                 )
-            complex_key = isinstance(k.expr, (ast.Binary, ast.Ternary, ast.Unary))
+            complex_key = isinstance(k.expr, (ast.Binary, ast.Ternary, ast.Unary)) and not masked
             if complex_key and ast.annotation_str(k.annotations, "name") is None:
                 raise UnsupportedError(
                     k.pos, f"{name}: Complex key expression requires a @name annotation"

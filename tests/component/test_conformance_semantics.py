@@ -259,6 +259,38 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 02000000\nexpect 1 02080000 $\n",
     ),
     (
+        # literal arguments of a sub-control's 'in' parameters take the parameters' types
+        "subcontrol_literal_arguments",
+        """
+control Join(out bit<16> r, in bit<8> x, in bit<8> y) { apply { r = x ++ y; } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    Join() j;
+    bit<16> w;
+    apply { j.apply(w, 0x12, 52); hdr.h.c = w[15:8]; hdr.h.d = w[7:0]; sm.egress_spec = 1; }
+}
+""",
+        "packet 0 00000000\nexpect 1 00001234 $\n",
+    ),
+    (
+        # a slice key's entries hold the slice's bits; 'f & MASK' keys hold masked values
+        "slice_and_mask_keys",
+        """
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    action hit(bit<8> v) { hdr.h.d = v; }
+    table t {
+        key = { hdr.h.a[7:4] : exact @name("hi"); hdr.h.b & 0xf0 : exact @name("b_hi"); }
+        actions = { hit; NoAction; }
+        default_action = NoAction();
+    }
+    apply { t.apply(); sm.egress_spec = 1; }
+}
+""",
+        "add t hi:0x1 b_hi:0x20 hit(v:0x77)\n"
+        "packet 0 1f2f0000\nexpect 1 1f2f0077 $\n"
+        "packet 0 2f2f0000\nexpect 1 2f2f0000 $\n"
+        "packet 0 1f1f0000\nexpect 1 1f1f0000 $\n",
+    ),
+    (
         # a header stack declared as a local variable, compared and copied as a whole
         "local_header_stack",
         """

@@ -1411,6 +1411,13 @@ class Program:
                 if ref[1] != VALID_FIELD and self.layouts[ref[0]].signed[ref[1]]:
                     getter = _masked_fn(getter, (1 << width) - 1)
             mask = _hex(f"{kpath}.mask", k["mask"]) if k.get("mask") is not None else None
+            if mask is not None and mask > 0:
+                shift = (mask & -mask).bit_length() - 1
+                if (mask >> shift) & ((mask >> shift) + 1) == 0:
+                    # p4c's mask is a slice 'f[hi:lo]': entries hold the slice's bits
+                    width = (mask >> shift).bit_length()
+                    getter = _slice_fn(getter, mask, shift)
+                    mask = None
             keys.append(KeySpec(str(k.get("name", "")), kind, width, getter, mask))
         mtype = self._req(t, "match_type", path, str)
         if mtype not in ("exact", "lpm", "ternary", "range"):
@@ -1583,6 +1590,10 @@ def _const_fn(value: int) -> Fn:
 
 def _valid_fn(hidx: int) -> Fn:
     return lambda p, a: p.v[hidx]
+
+
+def _slice_fn(g: Fn, mask: int, shift: int) -> Fn:
+    return lambda p, a: (int(g(p, a)) & mask) >> shift
 
 
 def _masked_fn(g: Fn, mask: int) -> Fn:
