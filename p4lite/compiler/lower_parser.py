@@ -29,6 +29,7 @@ from p4lite.compiler.ir import (
     PStack,
     PStruct,
     PUnion,
+    PValue,
     UnsupportedError,
     Val,
     hexstr,
@@ -50,8 +51,22 @@ def _flat(s: ast.Stmt | None) -> list[ast.Stmt]:
     return [s]
 
 
+def subparser_call(s: ast.Stmt, scope: dict[str, Place]) -> tuple[ast.Call, PObj] | None:
+    """The call and instance of ``sub.apply(...)`` when s applies a sub-parser."""
+    if not isinstance(s, ast.CallStmt):
+        return None
+    f = s.call.func
+    if not (isinstance(f, ast.Member) and f.name == "apply" and isinstance(f.expr, ast.Name)):
+        return None
+    obj = scope.get(f.expr.name)
+    if isinstance(obj, PObj) and obj.kind == "parser":
+        return s.call, obj
+    return None
+
+
 def split_parser_ifs(
     states: tuple[ast.State, ...] | list[ast.State],
+    origins: dict[str, str] | None = None,
 ) -> list[tuple[ast.State, str]]:
     """p4c's RemoveParserIfs: split states at if statements into select transitions.
 
@@ -72,7 +87,9 @@ def split_parser_ifs(
         return name
 
     out: list[tuple[ast.State, str]] = []
-    work: list[tuple[ast.State, str]] = [(st, st.name) for st in states]
+    work: list[tuple[ast.State, str]] = [
+        (st, (origins or {}).get(st.name, st.name)) for st in states
+    ]
     while work:
         st, origin = work.pop(0)
         idx = next((i for i, x in enumerate(st.stmts) if isinstance(x, ast.If)), None)
@@ -121,9 +138,10 @@ class ParserLowering(StmtLowering):
         inits = self.pending_inits
         self.pending_inits = []
         assert decl.states is not None
-        pieces = split_parser_ifs(decl.states)
-        names = {s.name for s, _ in pieces}
         scopes: dict[str, dict[str, Place]] = {}
+        states, origins = self.inline_subparsers(list(decl.states), ctx, scopes)
+        pieces = split_parser_ifs(states, origins)
+        names = {s.name for s, _ in pieces}
         for st, origin in pieces:
             ops: list[J] = []
             ctx.prims = ops
@@ -180,6 +198,102 @@ class ParserLowering(StmtLowering):
                     except UnsupportedError as exc:
                         self.sink.error(exc.pos, str(exc))
             self.out.states.append(LState(st.name, ops, key, trans))
+
+    def inline_subparsers(
+        self, states: list[ast.State], ctx: Ctx, scopes: dict[str, dict[str, Place]]
+    ) -> tuple[list[ast.State], dict[str, str]]:
+        """Inline ``sub.apply(...)`` calls of sub-parsers (p4c's parser inlining).
+
+        A state ``s { A; sub.apply(args); B; transition X }`` becomes
+        ``s { A; transition sub_start }``, a renamed copy of each of the
+        sub-parser's states (their ``accept`` going to ``s_cont``) and
+        ``s_cont { B; transition X }``. The copies are lowered in a scope where the
+        sub-parser's parameters are bound to the arguments (by reference) and its
+        locals are its own; ``origins`` maps each new state to its scope's key.
+        """
+        used = {st.name for st in states}
+        origins: dict[str, str] = {}
+
+        def fresh(base: str) -> str:
+            name, n = base, 0
+            while name in used:
+                n += 1
+                name = f"{base}_{n}"
+            used.add(name)
+            return name
+
+        out: list[ast.State] = []
+        work = list(states)
+        depth = 0
+        while work:
+            st = work.pop(0)
+            scope = scopes.get(origins.get(st.name, st.name), ctx.scope)
+            idx = next(
+                (i for i, x in enumerate(st.stmts) if subparser_call(x, scope) is not None), None
+            )
+            if idx is None:
+                out.append(st)
+                continue
+            depth += 1
+            if depth > 64:
+                raise UnsupportedError(st.pos, "sub-parsers nested too deeply (recursive?)")
+            found = subparser_call(st.stmts[idx], scope)
+            assert found is not None
+            call, obj = found
+            sub: ast.ParserDecl = obj.decl
+            if sub.states is None:
+                raise UnsupportedError(call.pos, f"parser {sub.name!r} has no states")
+            inst = obj.name.rsplit(".", 1)[-1]
+            cont = fresh(f"{st.name}_cont")
+            rename = {sst.name: fresh(f"{inst}_{sst.name}") for sst in sub.states}
+            rename["accept"] = cont
+            rename["reject"] = "reject"
+            key = f"$sub:{rename['start']}"
+            # bind the parameters in the caller's scope, then the sub-parser's locals
+            sub_scope: dict[str, Place] = {}
+            ordered = self.bind_args(sub.params, call.args, call.pos)
+            for prm, arg in zip(sub.params, ordered, strict=True):
+                if arg is None:
+                    raise UnsupportedError(call.pos, f"missing argument for {prm.name!r}")
+                bound = self.place(arg, Ctx(scope, in_parser=True, prims=[]))
+                if prm.direction in ("", "in") and isinstance(bound, PField):
+                    bound = PValue(self.read_place(bound, arg.pos))
+                sub_scope[prm.name] = bound
+            sctx = Ctx(sub_scope, in_parser=True, prims=[])
+            for d in sub.locals:
+                self.control_local(d, sctx, obj.name)
+            scopes[key] = sctx.scope
+            out_state = ast.State(
+                st.pos,
+                st.name,
+                st.stmts[:idx],
+                ast.Transition(call.pos, rename["start"]),
+                st.annotations,
+            )
+            work.insert(0, out_state)
+            for sst in sub.states:
+                tr = sst.transition
+                if tr is None:
+                    new_tr: ast.Transition | None = None
+                elif tr.state is not None:
+                    new_tr = ast.Transition(tr.pos, rename.get(tr.state, tr.state))
+                else:
+                    new_tr = ast.Transition(
+                        tr.pos,
+                        None,
+                        tr.select,
+                        tuple(
+                            ast.SelectCase(c.pos, c.keyset, rename.get(c.state, c.state))
+                            for c in tr.cases
+                        ),
+                    )
+                copy = ast.State(sst.pos, rename[sst.name], sst.stmts, new_tr, sst.annotations)
+                origins[copy.name] = key
+                work.append(copy)
+            rest = ast.State(st.pos, cont, st.stmts[idx + 1 :], st.transition)
+            origins[cont] = origins.get(st.name, st.name)
+            work.append(rest)
+        return out, origins
 
     def select_key(self, e: ast.Expr, ctx: Ctx) -> tuple[J, int]:
         """One select key as a field (copied into a temporary when needed)."""

@@ -1125,6 +1125,10 @@ class StmtLowering(ExprLowering):
         if tname in self.env.controls:
             ctx.scope[d.name] = PObj("control", fq, self.env.controls[tname])
             return
+        if tname in self.env.parsers and ctx.in_parser:
+            # a sub-parser: its states are inlined where it is applied
+            ctx.scope[d.name] = PObj("parser", fq, self.env.parsers[tname])
+            return
         if not isinstance(t, ExternT):
             raise UnsupportedError(d.pos, f"unsupported instantiation of {tname!r}")
         args = [a.expr for a in d.args]

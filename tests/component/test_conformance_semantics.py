@@ -511,3 +511,59 @@ def test_lookahead_inside_expressions_and_operand_widths(
     # lo = 0xf: 2 * (60 - 3) = 114 = 0x72; a = 0x3f -> w = 0x40 (overwritten by extract)
     outcome = run_stf(program, "packet 0 3f000000\nexpect 1 3f720000 $\n")
     assert outcome.passed, outcome.render()
+
+
+SUBPARSER = """
+#include <core.p4>
+#include <v1model.p4>
+header t_t { bit<8> kind; bit<8> val; }
+struct headers_t { t_t[4] t; t_t last; }
+struct meta_t { bit<8> count; }
+parser Tlv(packet_in pkt, inout headers_t hdr, inout bit<8> count, out bit<8> kind) {
+    bit<8> seen = 0;
+    state start {
+        pkt.extract(hdr.t.next);
+        seen = hdr.t.last.kind;
+        transition select(seen) { 0: empty; default: counted; }
+    }
+    state empty { kind = 0; transition accept; }
+    state counted { count = count + 1; kind = seen; transition accept; }
+}
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    Tlv() tlv;
+    bit<8> k;
+    state start {
+        meta.count = 0;
+        tlv.apply(pkt, hdr, meta.count, k);
+        transition select(k) { 0: done; default: again; }
+    }
+    state again {
+        tlv.apply(pkt, hdr, meta.count, k);
+        transition select(k) { 0: done; default: again; }
+    }
+    state done { pkt.extract(hdr.last); transition accept; }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { hdr.last.val = meta.count; sm.egress_spec = 1; }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+def test_subparser_states_inlined_at_each_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TLVs until kind 0, each through the sub-parser; the count comes back by reference
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sp.p4").write_text(SUBPARSER, encoding="utf-8")
+    program = json.dumps(compile_file("sp.p4").json)
+    stf_text = (
+        "packet 0 0501 0702 0000 ffee\nexpect 1 0501 0702 0000 ff02 $\n"
+        "packet 0 0000 ffee 11\nexpect 1 0000 ff00 11 $\n"
+    )
+    outcome = run_stf(program, stf_text)
+    assert outcome.passed, outcome.render()
