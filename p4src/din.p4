@@ -43,6 +43,11 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
         hdr.ethernet.dst_addr = dst_mac;
         hdr.ethernet.src_addr = src_mac;
         hdr.ipv4.ttl = hdr.ipv4.ttl - 1;
+        // RFC 1624: HC' = ~(~HC + ~m + m'), where the 16-bit word m = ttl:protocol
+        // loses 0x0100, so ~m + m' = 0xfeff. DinComputeChecksum recomputes the
+        // checksum of packets without options; this keeps the others right.
+        bit<17> sum = (bit<17>)(~hdr.ipv4.hdr_checksum) + 17w0xfeff;
+        hdr.ipv4.hdr_checksum = ~(sum[15:0] + (bit<16>)sum[16:16]);
         sm.egress_spec = port;
     }
     table ipv4_lpm {
@@ -236,7 +241,11 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             }
             if (meta.cls.valid == 1) {
                 class_packets.count((bit<32>)meta.cls.flow_class);
-                class_qos.apply();
+                // No DSCP rewrite under options: their checksum is updated
+                // incrementally for the TTL only.
+                if (hdr.ipv4.ihl == 5) {
+                    class_qos.apply();
+                }
             }
         }
 

@@ -15,10 +15,9 @@ then seen as din.p4 sees it arriving on an untagged Ethernet port
   (0 where the capturing host's NIC fills it in on transmit, or a stale one
   after addresses were anonymised), so each packet is taken with the checksum
   that is right over its whole header, as on the wire, and such packets are
-  only counted (``checksum_rewritten``). ``DinVerifyChecksum`` sums the
-  20-byte base header only (options are not in its field list), so a packet
-  with options passes only if its options add up to zero; others are
-  dropped (``drops[6]``) as the switch drops them;
+  only counted (``checksum_rewritten``). ``DinVerifyChecksum`` checks only
+  headers without options (``ihl == 5``), so a packet with options is never
+  dropped for its checksum;
 - ports and TCP flags come from the L4 header only when ``ihl == 5``, the
   fragment offset is 0 and the protocol is TCP or UDP; otherwise the flow key
   has ports 0 and the flags are 0;
@@ -85,7 +84,6 @@ _NG_TSOFFSET = 14
 # What din.p4 (or the capture) does with a packet that yields no flow update.
 SKIP_REASONS = (
     "not_ipv4",  # no IPv4 packet behind the link layer (ARP, IPv6, ...): drops[7]
-    "checksum",  # IPv4 options left out of din.p4's checksum: drops[6]
     "parser_error",  # a header longer than the frame: drops[0]
     "bad_din",  # UDP port 7350 but no DIN version 1 message: drops[1]
     "snapped",  # the capture cut the packet before the fields needed
@@ -298,11 +296,6 @@ def wire_checksum(header: bytes) -> int:
     return csum16(header[:10] + b"\0\0" + header[12:])
 
 
-def din_checksum_ok(header: bytes, checksum: int) -> bool:
-    """``verify_checksum`` of DinVerifyChecksum: csum16 of the 20-byte base header fields."""
-    return csum16(header[:10] + header[12:20]) == checksum
-
-
 def din_view(ts_us: int, ip: bytes, wire_len: int) -> DinPacket | str:
     """The flow update din.p4 makes for an IPv4 packet, or the reason it makes none.
 
@@ -314,15 +307,6 @@ def din_view(ts_us: int, ip: bytes, wire_len: int) -> DinPacket | str:
     if ip[0] >> 4 != 4:
         return "not_ipv4"
     ihl = ip[0] & 0x0F
-    if ihl > 5:
-        if len(ip) >= ihl * 4:
-            checksum = wire_checksum(ip[: ihl * 4])
-        elif wire_len < ihl * 4:  # options cut short on the wire: the switch checks what came
-            checksum = ip[10] << 8 | ip[11]
-        else:
-            return "snapped"
-        if not din_checksum_ok(ip, checksum):
-            return "checksum"
     total_len, frag = struct.unpack_from("!H2xH", ip, 2)
     protocol = ip[9]
     src, dst = struct.unpack_from("!II", ip, 12)

@@ -74,9 +74,13 @@ parser DinParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
     }
 }
 
+/* The IPv4 header checksum is verified and recomputed over the 20-byte base
+ * header only when there are no options (ihl == 5): options are not parsed, so
+ * they are not in the field list. A packet with options is not verified, and
+ * ipv4_forward keeps its checksum right by the incremental update of RFC 1624. */
 control DinVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
     apply {
-        verify_checksum(hdr.ipv4.isValid(),
+        verify_checksum(hdr.ipv4.isValid() && hdr.ipv4.ihl == 5,
             { hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp, hdr.ipv4.ecn,
               hdr.ipv4.total_len, hdr.ipv4.identification,
               hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
@@ -87,7 +91,7 @@ control DinVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
 
 control DinComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
     apply {
-        update_checksum(hdr.ipv4.isValid(),
+        update_checksum(hdr.ipv4.isValid() && hdr.ipv4.ihl == 5,
             { hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp, hdr.ipv4.ecn,
               hdr.ipv4.total_len, hdr.ipv4.identification,
               hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
