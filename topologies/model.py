@@ -179,11 +179,12 @@ def parse(data: Any, name: str = "topology") -> Topology:
     for hname, raw in raw_hosts.items():
         where = f"{name}: hosts.{hname}"
         spec = _object(raw, where)
-        ip = spec.get("ip")
+        raw_ip = spec.get("ip")
+        ip = raw_ip if isinstance(raw_ip, str) else ""
         try:
-            iface = ipaddress.IPv4Interface(ip if isinstance(ip, str) else "")
+            iface = ipaddress.IPv4Interface(ip)
         except ValueError:
-            raise TopologyError(f"{where}.ip: expected 'a.b.c.d/len', got {ip!r}") from None
+            raise TopologyError(f"{where}.ip: expected 'a.b.c.d/len', got {raw_ip!r}") from None
         if "/" not in ip:
             raise TopologyError(f"{where}.ip: missing prefix length in {ip!r}; use e.g. '{ip}/24'")
         mac = spec.get("mac")
