@@ -119,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--build", type=Path, default=Path("build"))
     parser.add_argument("--logs", type=Path, default=Path("logs"))
     parser.add_argument("--pcaps", type=Path, default=Path("pcaps"))
+    parser.add_argument(
+        "--pcap", action="store_true", help="capture every switch port to --pcaps (slower)"
+    )
     parser.add_argument("--stop", action="store_true", help="stop what a launcher started")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -148,9 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from controller.p4rt.errors import P4RTError  # noqa: PLC0415
     from topologies import net  # noqa: PLC0415  (present only when the testbed is)
+    from topologies.deployment import DeploymentError  # noqa: PLC0415
     from topologies.model import TopologyError  # noqa: PLC0415
     from topologies.network import NetworkError  # noqa: PLC0415
     from topologies.p4switch import SwitchStartError  # noqa: PLC0415
+    from topologies.testbed import TestbedError  # noqa: PLC0415
 
     # Mininet prints through its own handler; passing its records up would print them twice.
     logging.getLogger("mininet").propagate = False
@@ -169,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         TopologyError,
         P4RTError,
         toolchain.ToolchainError,
+        DeploymentError,
+        TestbedError,
         OSError,
     ) as exc:
         if args.verbose:

@@ -1,44 +1,59 @@
-"""Bring up the DIN testbed: network, pipelines, routes, inference nodes, then the CLI.
+"""Bring up the DIN testbed: network, pipelines, default deployment, nodes, then a scenario.
 
 Called by ``topologies.launch`` (``make run``) once every piece is present:
 
-1. the topology (``topologies/<name>.json``; ``leaf-spine`` may also be built
-   with ``--leaves/--spines/--hosts-per-leaf``);
+1. the topology (``topologies/<name>.json``) and its default deployment
+   (``topologies.deployment``: routes, models, classifier, steering plan);
 2. the Mininet network with one P4Runtime switch per topology switch
-   (``topologies.network``), each switch's log in ``<logs>/<switch>.log``;
-3. the controller: one P4Runtime connection per switch, the pipeline
-   (``<build>/din.json`` + P4Info) pushed to all of them at once, and
-   shortest-path IPv4 routes installed so that ordinary traffic flows;
+   (``topologies.network``), each switch's log in ``<logs>/<switch>.log`` and,
+   with ``--pcap``, its ports' captures in ``<pcaps>/``;
+3. the controller: one P4Runtime connection per switch (a ``Fabric``), the
+   pipeline (``<build>/din.json`` + P4Info) pushed to all of them at once,
+   then the deployment's entries through ``controller.install`` and the
+   flow-class and advertisement digests switched on;
 4. inference nodes on the hosts the topology marks ``kind: inference-node``,
    when model files are present in ``<build>/models``;
-5. a map of what runs where, then the Mininet CLI (``interactive``), or a
-   ``pingall`` and exit (``check``).
+5. the steering service (today the static plan: ``StaticSteering``);
+6. a map of what runs where, then the scenario: the Mininet CLI with the DIN
+   commands (``interactive``, ``topologies.cli``), ``check`` (pings and
+   requests, checked) or ``demo`` (``topologies.demo``).
 
 Everything started here is stopped in ``finally``, by PID; the launcher's own
-PID is recorded in ``<logs>/launcher.pids`` for ``make stop``.
+PID is recorded in ``<logs>/launcher.pids`` for ``make stop``. May import
+mininet (through ``topologies.network``), controller, p4lite.toolchain,
+topologies and the standard library.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import logging
 import os
 import selectors
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from controller import install
+from controller.p4rt import entities as pe
 from controller.p4rt.client import SwitchConnection
-from controller.p4rt.entities import EntityBuilder, inserts
 from controller.p4rt.multi import Fabric
 from controller.p4rt.p4info import P4InfoIndex
-from controller.steering.routes import HostAttachment, SwitchLink, shortest_routes
 from p4lite import toolchain
-from topologies import model, network
+from topologies import deployment, model, network
+from topologies.deployment import (
+    ADVERTISE_INTERVAL_MS,
+    CLOUD_ONLY_MODEL_ID,
+    MODEL_ID,
+    Deployment,
+    ModelSet,
+)
+from topologies.observe import ADVERT_DIGEST, FLOW_DIGEST, Observer
+from topologies.testbed import RequestSpec, Testbed
 
 log = logging.getLogger(__name__)
 
@@ -51,91 +66,85 @@ def load_topology(name: str) -> model.Topology:
     return model.load(TOPOLOGY_DIR / f"{name}.json")
 
 
-def route_plan(topo: model.Topology) -> dict[str, list[Any]]:
-    """Shortest-path /32 routes per switch for every host of the topology."""
-    links: list[SwitchLink] = []
-    hosts: list[HostAttachment] = []
-    gateways: dict[str, str] = {}
-    for link in topo.links:
-        a, b = link.a, link.b
-        if a.port is not None and b.port is not None:
-            links += [
-                SwitchLink(a.node, a.port, b.node, b.port),
-                SwitchLink(b.node, b.port, a.node, a.port),
-            ]
-            continue
-        host_end, switch_end = (a, b) if a.port is None else (b, a)
-        if switch_end.port is None:
-            raise model.TopologyError(f"{topo.name}: host {host_end.node} linked to a host")
-        host = topo.hosts[host_end.node]
-        hosts.append(
-            HostAttachment(host.name, host.address, host.mac, switch_end.node, switch_end.port)
-        )
-        for command in host.commands:
-            words = command.split()
-            if words[:3] == ["ip", "neigh", "replace"] and "lladdr" in words:
-                gateways[host.name] = words[words.index("lladdr") + 1]
-    return dict(shortest_routes(sorted(topo.switches), links, hosts, gateways))
-
-
-def install(net: network.Network, compiled: toolchain.Compiled) -> Fabric:
-    """Connect to every switch, push the pipeline and install the routes."""
+def connect(net: network.Network, compiled: toolchain.Compiled) -> Fabric:
+    """Connect to every switch and push the pipeline to all of them at once."""
     index = P4InfoIndex.load(compiled.p4info)
     device_config = compiled.json.read_bytes()
     fabric = Fabric(
         SwitchConnection(info.grpc_addr, name=name, device_id=info.device_id, index=index)
         for name, info in net.switches.items()
     )
-    fabric.connect_all(timeout=15)
-    fabric.run(lambda c: c.set_pipeline(index, device_config), label="set pipeline")
-    build = EntityBuilder(index)
-    updates = {
-        switch: inserts(
-            build.table_entry(
-                "MyIngress.ipv4_lpm",
-                {"hdr.ipv4.dst_addr": f"{r.prefix}/{r.prefix_len}"},
-                "MyIngress.ipv4_forward",
-                {"dst_mac": r.dst_mac, "src_mac": r.src_mac, "port": r.port},
-            )
-            for r in routes
-        )
-        for switch, routes in route_plan(net.topology).items()
-    }
-    fabric.write_all(updates)
+    try:
+        fabric.connect_all(timeout=15)
+        fabric.run(lambda c: c.set_pipeline(index, device_config), label="set pipeline")
+    except BaseException:
+        fabric.close()
+        raise
     return fabric
+
+
+def install_defaults(fabric: Fabric, dep: Deployment) -> install.InstallResult:
+    """Routes, models, classifier and their digests: everything but the steering plan."""
+    result = install.install(fabric, {s: list(e) for s, e in dep.entries.items()})
+    digests: dict[str, list[pe.Entity]] = {s: [pe.DigestEntry(ADVERT_DIGEST)] for s in fabric.names}
+    for s in dep.classifier_switches:
+        digests[s].append(pe.DigestEntry(FLOW_DIGEST))
+    fabric.run(lambda c: c.insert(digests[c.name]), label="configure digests")
+    return result
+
+
+class StaticSteering:
+    """The deployment's static steering plan, written once; the service stand-in.
+
+    It has the steering service's life cycle (``start``/``stop``): the plan's
+    entries (instances with backups and staleness, services, tenant policies)
+    go in at start and stay on the switches.
+    """
+
+    def __init__(self, fabric: Fabric, dep: Deployment) -> None:
+        """Keep what ``start`` writes."""
+        self.fabric = fabric
+        self.entries = dep.steering_entries
+
+    def start(self) -> None:
+        """Write the plan on every switch."""
+        if self.entries:
+            install.install(self.fabric, self.entries)
+
+    def stop(self) -> None:
+        """Nothing to undo: the entries go with the switches."""
 
 
 NODE_READY_TIMEOUT_S = 30.0
 
 
-def start_nodes(net: network.Network, models: Path, logs: Path) -> dict[str, Any]:
-    """Start an inference node on every ``kind: inference-node`` host; wait for each to be ready.
+def start_nodes(net: network.Network, dep: Deployment, logs: Path) -> dict[str, Any]:
+    """Start the deployment's inference nodes, each in its host; wait for each to be ready.
 
-    Returns host name -> process. Each node serves the partitioned MLP (model id 1),
-    the large model for escalations, and advertises its metrics to its gateway.
+    Returns host name -> process. A node serves the partitioned MLP as model 1,
+    the same MLP whole as model 2, the large model for model 1's escalations,
+    and advertises its metrics towards the clients' switch.
     """
-    base, large = models / "digits-mlp.npz", models / "digits-large.npz"
-    if not base.is_file():
-        log.warning("no models in %s (make models): inference nodes not started", models)
+    models = dep.models
+    if models is None or not dep.nodes:
         return {}
     started: dict[str, Any] = {}
-    instance = 0
     try:
-        for host in net.topology.hosts.values():
-            if host.extra.get("kind") != "inference-node":
-                continue
-            instance += 1
-            gateway = str(ipaddress.IPv4Interface(host.ip).network.broadcast_address - 1)
+        for node in dep.nodes:
             argv = [
-                sys.executable, "-m", "nodes", "--instance-id", str(instance),
-                "--model", f"1={base}", "--advertise-to", gateway,
-                "--log-file", str(logs / f"{host.name}-node.log"),
+                sys.executable, "-m", "nodes", "--instance-id", str(node.instance_id),
+                "--model", f"{MODEL_ID}={models.path('base')}",
+                "--model", f"{CLOUD_ONLY_MODEL_ID}={models.path('base')}",
+                "--log-file", str(logs / f"{node.host}-node.log"),
             ]  # fmt: skip
-            if large.is_file():
-                argv += ["--escalation-model", f"1={large}"]
-            proc = net.net.get(host.name).popen(argv, stdout=subprocess.PIPE, text=True)
-            started[host.name] = proc
-            _wait_ready(host.name, proc)
+            if models.large is not None:
+                argv += ["--escalation-model", f"{MODEL_ID}={models.path('large')}"]
+            if dep.advertise_to:
+                argv += ["--advertise-to", dep.advertise_to]
+                argv += ["--advertise-interval", str(ADVERTISE_INTERVAL_MS)]
+            proc = net.net.get(node.host).popen(argv, stdout=subprocess.PIPE, text=True)
+            started[node.host] = proc
+            _wait_ready(node.host, proc)
     except BaseException:
         stop_nodes(started)
         raise
@@ -169,37 +178,44 @@ def stop_nodes(nodes: dict[str, Any]) -> None:
             proc.wait()
 
 
-def check(net: network.Network, nodes: dict[str, Any], models: Path) -> int:
-    """The ``check`` scenario: pingall, then requests from a client to every node."""
-    loss = net.net.pingAll(timeout="2")
+def check(testbed: Testbed) -> int:
+    """The ``check`` scenario: pingall, then requests from a client to the service and each node.
+
+    Model 1 requests go to the service address and must get the answers the
+    deployment's entries and models give; model 2 requests go to each node
+    directly and must get the whole model's integer answer.
+    """
+    loss = testbed.net.net.pingAll(timeout="2")
     print(f"pingall: {loss:.0f}% dropped")
     failed = loss != 0
-    client = next(h for h in net.topology.hosts.values() if h.extra.get("kind") == "client")
-    for name in nodes:
-        address = net.topology.hosts[name].address
-        out = net.net.get(client.name).cmd(
-            f"{sys.executable} -m nodes.client --to {address} --model {models / 'digits-mlp.npz'}"
-            " --count 50 --json"
-        )
-        try:
-            report = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            print(f"requests {client.name} -> {name}: no report: {out.strip()!r}")
-            failed = True
-            continue
-        served = report["answered"] - report["busy"]
-        ok = report["answered"] == report["sent"] and report["agree_with_reference"] == served
-        failed |= not ok
+    topo = testbed.deployment.topology
+    client = next((h for h in topo.hosts.values() if h.extra.get("kind") == "client"), None)
+    if client is None or testbed.deployment.models is None:
+        return 1 if failed else 0
+    specs = [RequestSpec(client.name, MODEL_ID, count=100)]
+    specs += [
+        RequestSpec(client.name, CLOUD_ONLY_MODEL_ID, to=n.host, count=50)
+        for n in testbed.deployment.nodes
+    ]
+    for i, spec in enumerate(specs):
+        run = testbed.requests(spec, testbed.logs / f"check-{i}-answers.jsonl")
+        served = [o for o in run.outcomes if o.served]
+        agree = sum(o.agrees for o in served)
+        answered = sum(o.answered for o in run.outcomes)
+        failed |= answered != spec.count or agree != len(served)
+        where = spec.to or run.target
         print(
-            f"requests {client.name} -> {name}: {report['answered']}/{report['sent']} answered, "
-            f"{report['agree_with_reference']}/{served} as the integer reference, "
-            f"p50 {report['latency_us_p50'] or 0:.0f} us"
+            f"requests {spec.client} -> {where} (model {spec.model_id}): "
+            f"{answered}/{spec.count} answered, {agree}/{len(served)} as the reference"
         )
+        for path, group in run.by_path().items():
+            print(f"  {len(group):4d}  {path}")
     return 1 if failed else 0
 
 
-def print_map(net: network.Network, compiled: toolchain.Compiled) -> None:
+def print_map(testbed: Testbed, compiled: toolchain.Compiled) -> None:
     """What runs where, in a few lines."""
+    net, dep = testbed.net, testbed.deployment
     sw = toolchain.switch()
     name = net.topology.name.removesuffix(".json")
     print(
@@ -216,12 +232,64 @@ def print_map(net: network.Network, compiled: toolchain.Compiled) -> None:
     for host in net.topology.hosts.values():
         kind = host.extra.get("kind", "host")
         print(f"  {host.name:<6} {kind:<15} {host.ip:<15} {host.mac}")
+    for line in dep.describe():
+        print(f"  {line}")
+    for name, proc in testbed.nodes.items():
+        node_log = testbed.logs / f"{name}-node.log"
+        print(f"  inference node on {name}: pid {proc.pid}, UDP 7350, log {node_log}")
 
 
-def print_nodes(nodes: dict[str, Any]) -> None:
-    """Which inference nodes run, with their PIDs."""
-    for name, proc in nodes.items():
-        print(f"  inference node on {name}: pid {proc.pid}, UDP 7350")
+@contextmanager
+def started(
+    topo: model.Topology,
+    compiled: toolchain.Compiled,
+    *,
+    build: Path,
+    logs: Path,
+    pcaps: Path | None = None,
+    grpc_base: int = 50051,
+) -> Iterator[Testbed]:
+    """The testbed running: network, pipelines, deployment, nodes, steering; all stopped after.
+
+    Model files are read from ``<build>/models`` (without them: routes only).
+    """
+    models = None
+    if (build / "models" / deployment.MODEL_FILES["base"]).is_file():
+        models = ModelSet.load(build / "models")
+    else:
+        log.warning("no models in %s (make models): routes only, no inference nodes", build)
+    dep = deployment.plan(topo, models)
+    logs.mkdir(parents=True, exist_ok=True)
+    net = network.build(
+        topo, json_path=compiled.json, log_dir=logs, pcap_dir=pcaps, grpc_base=grpc_base
+    )
+    with network.running(net):
+        start = time.monotonic()
+        fabric = connect(net, compiled)
+        nodes: dict[str, Any] = {}
+        try:
+            observer = Observer(fabric)
+            result = install_defaults(fabric, dep)
+            nodes = start_nodes(net, dep, logs)
+            # ------------------------------------------------------------ steering
+            # The steering service runs here: an object with start() and stop()
+            # (controller.steering's loop: node registry from advertisements,
+            # weights, failover, policy), started once the nodes advertise and
+            # stopped before them. Until it exists, StaticSteering writes the
+            # deployment's static plan once.
+            steering = StaticSteering(fabric, dep)
+            steering.start()
+            try:
+                testbed = Testbed(net, dep, fabric, observer, nodes, build, logs)
+                testbed.setup_seconds = time.monotonic() - start
+                testbed.entries_installed = result.total
+                yield testbed
+            finally:
+                steering.stop()
+            # --------------------------------------------------------------------
+        finally:
+            stop_nodes(nodes)
+            fabric.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,25 +300,28 @@ def run(args: argparse.Namespace) -> int:
     )
     args.logs.mkdir(parents=True, exist_ok=True)
     (args.logs / PID_FILE).write_text(f"{os.getpid()}\n", encoding="utf-8")
-    net = network.build(topo, json_path=compiled.json, log_dir=args.logs, pcap_dir=None)
+    pcaps = args.pcaps if getattr(args, "pcap", False) else None
     try:
-        with network.running(net):
-            start = time.monotonic()
-            fabric = install(net, compiled)
-            nodes: dict[str, Any] = {}
-            try:
-                nodes = start_nodes(net, args.build / "models", args.logs)
-                print_map(net, compiled)
-                print_nodes(nodes)
-                print(f"pipelines and routes installed in {time.monotonic() - start:.1f} s")
-                if args.scenario == "check":
-                    return check(net, nodes, args.build / "models")
-                from mininet.cli import CLI  # noqa: PLC0415  (interactive scenario only)
-
-                CLI(net.net, stdin=sys.stdin)
-                return 0
-            finally:
-                stop_nodes(nodes)
-                fabric.close()
+        with started(topo, compiled, build=args.build, logs=args.logs, pcaps=pcaps) as testbed:
+            print_map(testbed, compiled)
+            print(
+                f"pipelines and routes installed in {testbed.setup_seconds:.1f} s "
+                f"({testbed.entries_installed} entries)"
+            )
+            return scenario(testbed, args.scenario)
     finally:
         (args.logs / PID_FILE).unlink(missing_ok=True)
+
+
+def scenario(testbed: Testbed, name: str) -> int:
+    """Run the named scenario on the started testbed; return an exit status."""
+    if name == "check":
+        return check(testbed)
+    if name == "demo":
+        from topologies import demo  # noqa: PLC0415  (matplotlib only when asked)
+
+        return demo.run(testbed)
+    from topologies.cli import DinCLI  # noqa: PLC0415  (interactive scenario only)
+
+    DinCLI(testbed, stdin=sys.stdin)
+    return 0

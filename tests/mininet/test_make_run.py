@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from traffic.workloads import WORKLOADS
 
 pytestmark = [pytest.mark.mininet, pytest.mark.root, pytest.mark.slow]
 
@@ -56,10 +59,21 @@ def test_make_run_check_scenario_pings_every_host(tmp_path: Path) -> None:
     assert "DIN testbed 'enterprise': 3 switches" in output
     assert re.search(r"s2\s+in-network\s+gRPC 127\.0\.0\.1:50052", output), output
     assert "*** Results: 0% dropped (42/42 received)" in output
+    # The default deployment is on the map: layers, classifier, instances, policy.
+    assert "s1: layer 0 + exit head (layer 128, answers when confident)" in output
+    assert "s2: layer 1" in output
+    assert "flow classifier 'flows-forest'" in output
+    assert "policy: tenant 2 sensitivity 1 -> e1" in output
+    # Model 1 to the service: steered, first layers in switches, answers as the reference.
+    assert "requests h1 -> 10.0.0.1 (model 1): 100/100 answered, 100/100 as the reference" in (
+        output
+    )
+    assert re.search(r"^\s+\d+\s+s1\[L0\+head\]$", output, re.M), output
     for host in ("e1", "c1", "c2"):
         assert f"inference node on {host}: pid" in output
-        # Partitioned-inference requests from a client reach each node and come back right.
-        assert f"requests h1 -> {host}: 50/50 answered, 50/50 as the integer reference" in output
+        # The whole model on each node (model 2), addressed directly.
+        assert f"requests h1 -> {host} (model 2): 50/50 answered, 50/50 as the reference" in output
+        assert re.search(rf"^\s+50\s+{host}\[L0\+L1\+L2\]$", output, re.M), output
         assert (tmp_path / "logs" / f"{host}-node.log").is_file()
     for switch in ("s1", "s2", "s3"):
         assert (tmp_path / "logs" / f"{switch}.log").is_file()
@@ -132,3 +146,110 @@ def test_make_stop_stops_a_running_testbed(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+CLI_COMMANDS = """\
+help din_send
+din_map
+din_request h1 --count 60
+din_request h1 --model-id 2 --to c1 --count 20
+din_send iot1 iot_sensor --duration 2
+din_status
+din_request h9
+din_send h1 nonsense
+din_kill e1
+"""
+
+
+def test_make_run_cli_has_the_din_commands(tmp_path: Path) -> None:
+    result = subprocess.run(
+        _make_argv(tmp_path),
+        input=CLI_COMMANDS,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert "Usage: din_send <host> <workload> [--duration S] [--seed N] [--to ADDR]" in output
+    assert "instance 3 c2 (cloud) 10.0.3.2: weight 1, backup e1" in output
+    assert re.search(
+        r"h1 -> 10\.0\.0\.1 \(model 1, tenant 0, sensitivity 0\): 60/60 answered, "
+        r"60/60 as the deployment's reference",
+        output,
+    ), output
+    assert re.search(r"^\s+\d+\s+s1\[L0\+head\]\s+p50 [\d.]+ ms", output, re.M), output
+    assert "h1 -> 10.0.3.1 (model 2, tenant 0, sensitivity 0): 20/20 answered, 20/20" in output
+    assert "sending iot_sensor from iot1: udp 10.0.1.101:" in output
+    assert re.search(r"probe packet: switch \S+, model \S+, entries \S+: agree", output), output
+    assert re.search(r"^s1:\n  packets per class: \w+ \d+", output, re.M), output
+    assert re.search(r"events: .*layer computed \d+", output), output
+    assert "instance 1 e1: last advertisement s1" in output
+    assert "error: host 'h9': unknown (known: c1, c2, e1, h1, h2, iot1, iot2)" in output
+    assert "invalid choice: 'nonsense'" in output
+    assert re.search(r"killed the inference node on e1 \(pid \d+\)", output), output
+    assert not any(_port_open(p) for p in (50051, 50052, 50053))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_make_run_demo_scenario_summary(tmp_path: Path) -> None:
+    result = subprocess.run(
+        _make_argv(tmp_path, "SCENARIO=demo"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    summary_file = tmp_path / "logs" / "demo" / "summary.json"
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert summary["toolchain"]["switch"] == "p4lite-switch"
+    assert summary["checks"] == {"ok": True, "failed": []}
+    # Every traffic class: its flows, what the switch made of them, the model agreeing.
+    assert set(summary["classes"]) == set(WORKLOADS)
+    for workload, c in summary["classes"].items():
+        assert c["flows"] == 2, workload
+        assert sum(c["classified_as"].values()) == 2, workload
+        assert c["model_agrees"] == 2, workload
+        assert c["probe_accuracy_switch"] == c["probe_accuracy_model"], workload
+        assert 0.0 <= c["accuracy"] <= 1.0
+    assert all(f["agrees"] and f["seen"] > 0 for f in summary["flows"])
+    # Streams: every served answer is the reference's; paths name where layers ran.
+    main, *sensitive, cloud = summary["streams"]
+    assert main["sent"] == 2400 and main["answered"] >= main["sent"] - 50
+    for s in summary["streams"]:
+        assert s["agree_with_reference"] == s["served"] > 0, s["stream"]
+    assert any(p.startswith("s1[L0+head] -> ") for p in main["paths"]), main["paths"]
+    assert main["paths"]["s1[L0+head]"]["latency_ms_p99"] > 0
+    assert "c1[L0+L1+L2]" in cloud["paths"] and set(cloud["paths"]) <= {"c1[L0+L1+L2]", "lost"}
+    for s in sensitive:
+        assert all("c1[" not in p and "c2[" not in p for p in s["paths"]), s["paths"]
+    # The node the main stream went to was killed; the data plane moved to its backup.
+    fo = summary["failover"]
+    assert fo["backup"] not in (None, fo["killed"])
+    assert 0 < fo["failover_ms"] < 2000
+    assert fo["answer_gap_ms"] > 0
+    assert sum(fo["data_plane_failovers"].values()) > 0
+    assert fo["answers_marked_failover"] > 0
+    assert "policy" in summary and "s1" in summary["policy"]
+    for png in ("latency.png", "timeline.png", "classes.png"):
+        assert (tmp_path / "logs" / "demo" / png).read_bytes()[:4] == b"\x89PNG"
+    assert "failover: " in output and "requests lost" in output
+    # Nothing is left running: switches' ports closed, node processes gone.
+    assert not any(_port_open(p) for p in (50051, 50052, 50053))
+    pids = [int(p) for p in re.findall(r"inference node on \w+: pid (\d+)", output)]
+    assert len(pids) == 3 and not any(_alive(p) for p in pids)
