@@ -456,6 +456,15 @@ class FrontEnd:
                 return int(flag)
             case ast.Name(name=n) if n in self.env.consts:
                 return self.env.consts[n][1]
+            case ast.Member(expr=ast.Name(name=tn), name=m) if isinstance(
+                self.env.types.get(tn), EnumT
+            ):
+                # a member of a serializable enum is its value
+                et = self.env.types[tn]
+                assert isinstance(et, EnumT)
+                if et.base is None or m not in et.members:
+                    return None
+                return et.values[et.members.index(m)]
             case ast.Unary(op="-", expr=x):
                 neg = self._fold(x)
                 return None if neg is None else -neg

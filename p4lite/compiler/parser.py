@@ -570,8 +570,13 @@ class Parser:
                     keys_t = ks.items if isinstance(ks, ast.ListExpr) else (ks,)
                     self.expect(":")
                     ar = self.action_ref(())
-                    self.annotations()
+                    ea = self.annotations()
                     self.expect(";")
+                    if prio is None:
+                        # '@priority(N)' after the action: BMv2's priority, lower wins
+                        prio = next(
+                            (an.args[0] for an in ea if an.name == "priority" and an.args), None
+                        )
                     ents.append(ast.Entry(ks.pos, tuple(keys_t), ar, prio))
                 props.append(
                     ast.TableProp(pt.pos, pname, is_const, entries=tuple(ents), annotations=pa)

@@ -272,6 +272,31 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 00000000\nexpect 1 00001234 $\n",
     ),
     (
+        # '@priority(N)' on const entries: BMv2's priority, the lower number wins;
+        # serializable enum members (cast) are constants in keysets
+        "entry_priority_annotation_and_enum_keys",
+        """
+enum bit<8> Kind { LOW = 0x10, HIGH = 0xf0 }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    action set(bit<8> v) { hdr.h.d = v; }
+    table t {
+        key = { hdr.h.a : ternary; }
+        actions = { set; NoAction; }
+        default_action = NoAction();
+        const entries = {
+            0x01 &&& 0x0f : set(1) @priority(5);
+            ((bit<8>)Kind.HIGH) &&& 0xf0 : set(2) @priority(2);
+            0x31 : set(3);
+        }
+    }
+    apply { t.apply(); sm.egress_spec = 1; }
+}
+""",
+        "packet 0 f1000000\nexpect 1 f1000002 $\n"
+        "packet 0 31000000\nexpect 1 31000003 $\n"
+        "packet 0 21000000\nexpect 1 21000001 $\n",
+    ),
+    (
         # a slice key's entries hold the slice's bits; 'f & MASK' keys hold masked values
         "slice_and_mask_keys",
         """
