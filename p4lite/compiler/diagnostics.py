@@ -60,8 +60,10 @@ class Sink:
     warnings: list[Diagnostic] = field(default_factory=list)
 
     def error(self, pos: Pos, message: str) -> None:
-        """Record an error."""
-        self.errors.append(Diagnostic(pos, message))
+        """Record an error (once: code inlined twice reports its mistake once)."""
+        diag = Diagnostic(pos, message)
+        if diag not in self.errors:
+            self.errors.append(diag)
 
     def warn(self, pos: Pos, message: str) -> None:
         """Record a warning."""

@@ -75,6 +75,8 @@ class LowerBase:
         self.check_unused = False
         # the table declarations lowered so far (by identity)
         self.built_tables: set[int] = set()
+        # constructor arguments of instantiated controls and parsers, by instance name
+        self.ctor_args: dict[str, dict[str, Place]] = {}
 
     # ============================================================ helpers
     def fresh(self, base: str) -> str:

@@ -445,7 +445,7 @@ class ControlLowering(ParserLowering):
     def inline_control(self, obj: PObj, c: ast.Call, nxt: str | None, ctx: Ctx) -> str | None:
         """Inline a sub-control's apply, binding its parameters by reference."""
         decl: ast.ControlDecl = obj.decl
-        scope: dict[str, Place] = {}
+        scope: dict[str, Place] = dict(self.ctor_args.get(obj.name, {}))
         copy_in: list[tuple[Place, ast.Expr | Val, Pos]] = []
         ordered = self.bind_args(decl.params, c.args, c.pos)
         for p, a in zip(decl.params, ordered, strict=True):

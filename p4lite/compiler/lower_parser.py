@@ -250,7 +250,7 @@ class ParserLowering(StmtLowering):
             rename["reject"] = "reject"
             key = f"$sub:{rename['start']}"
             # bind the parameters in the caller's scope, then the sub-parser's locals
-            sub_scope: dict[str, Place] = {}
+            sub_scope: dict[str, Place] = dict(self.ctor_args.get(obj.name, {}))
             ordered = self.bind_args(sub.params, call.args, call.pos)
             for prm, arg in zip(sub.params, ordered, strict=True):
                 if arg is None:

@@ -1063,6 +1063,25 @@ class StmtLowering(ExprLowering):
             case _:
                 raise UnsupportedError(c.pos, "extract needs a header or a stack's .next")
 
+    def constructor_values(
+        self, decl: ast.ControlDecl | ast.ParserDecl, inst: ast.Instance, ctx: Ctx
+    ) -> dict[str, Place]:
+        """The constructor parameters of an instantiated control or parser, as constants."""
+        ordered = self.bind_args(decl.ctor_params, inst.args, inst.pos)
+        out: dict[str, Place] = {}
+        for p, a in zip(decl.ctor_params, ordered, strict=True):
+            if a is None:
+                raise UnsupportedError(
+                    inst.pos, f"missing constructor argument {p.name!r} of {decl.name!r}"
+                )
+            v = self.rvalue(a, Ctx(ctx.scope, control=ctx.control), self.fe.resolve(p.type))
+            if v.const is None:
+                raise UnsupportedError(
+                    a.pos, f"constructor argument {p.name!r} must be a compile-time constant"
+                )
+            out[p.name] = PValue(v)
+        return out
+
     def control_local(self, d: ast.Decl, ctx: Ctx, prefix: str) -> None:
         """Declare one local of a control or parser."""
         match d:
@@ -1124,10 +1143,12 @@ class StmtLowering(ExprLowering):
         tname = ty.name
         if tname in self.env.controls:
             ctx.scope[d.name] = PObj("control", fq, self.env.controls[tname])
+            self.ctor_args[fq] = self.constructor_values(self.env.controls[tname], d, ctx)
             return
         if tname in self.env.parsers and ctx.in_parser:
             # a sub-parser: its states are inlined where it is applied
             ctx.scope[d.name] = PObj("parser", fq, self.env.parsers[tname])
+            self.ctor_args[fq] = self.constructor_values(self.env.parsers[tname], d, ctx)
             return
         if not isinstance(t, ExternT):
             raise UnsupportedError(d.pos, f"unsupported instantiation of {tname!r}")

@@ -272,6 +272,31 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 00000000\nexpect 1 00001234 $\n",
     ),
     (
+        # controls instantiated with constructor arguments; switch on a value
+        "constructor_arguments_and_value_switch",
+        """
+control Add(inout bit<8> x)(bit<8> k) { apply { x = x + k; } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    Add(8w5) add5;
+    Add(8w7) add7;
+    apply {
+        add5.apply(hdr.h.a);
+        add7.apply(hdr.h.b);
+        switch (hdr.h.d) {
+            1: { hdr.h.d = 0x11; }
+            2:
+            3: { hdr.h.d = 0x23; }
+            default: { hdr.h.d = 0x44; }
+        }
+        sm.egress_spec = 1;
+    }
+}
+""",
+        "packet 0 01010201\nexpect 1 06080211 $\n"
+        "packet 0 00000002\nexpect 1 05070023 $\n"
+        "packet 0 00000009\nexpect 1 05070044 $\n",
+    ),
+    (
         # '@priority(N)' on const entries: BMv2's priority, the lower number wins;
         # serializable enum members (cast) are constants in keysets
         "entry_priority_annotation_and_enum_keys",

@@ -121,3 +121,13 @@ parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_met
         compile_text(text)
     assert exc.value.diagnostics[0].pos.line == 7
     assert "after the transition of state 'start'" in exc.value.diagnostics[0].message
+
+
+def test_mistake_in_a_control_applied_twice_is_reported_once(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    decls = "control Sub(inout bit<8> x) { apply { x = nope; } }\n"
+    text = program("        s.apply(hdr.h.a);\n        s.apply(hdr.h.b);", decls, "Sub() s;")
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    assert [d.message for d in exc.value.diagnostics] == ["undeclared name 'nope'"]
