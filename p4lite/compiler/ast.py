@@ -588,6 +588,7 @@ class FunctionDecl:
     ret: TypeRef
     params: tuple[Param, ...]
     body: Block
+    type_params: tuple[str, ...] = ()
 
 
 Decl = (

@@ -209,6 +209,8 @@ class FrontEnd:
         self.env = Env()
         self._seen: set[str] = set()
         self._types_only: set[str] = set()
+        # the type arguments of the generic function being inlined
+        self.type_bindings: dict[str, Type] = {}
 
     def run(self, prog: ast.Program) -> Env:
         """Process all declarations; errors go to the sink."""
@@ -426,6 +428,8 @@ class FrontEnd:
             case _:
                 if tparams and t.name in tparams:
                     return tparams[t.name]
+                if t.name in self.type_bindings:
+                    return self.type_bindings[t.name]
                 found = self.env.types.get(t.name)
                 if found is None:
                     if t.name in ("packet_in", "packet_out"):

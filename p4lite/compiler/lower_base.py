@@ -262,7 +262,12 @@ class LowerBase:
         ctx.prims.append(prim)
 
     def inline_function(
-        self, decl: ast.FunctionDecl, args: tuple[ast.Arg, ...], ctx: Ctx, pos: Pos
+        self,
+        decl: ast.FunctionDecl,
+        args: tuple[ast.Arg, ...],
+        ctx: Ctx,
+        pos: Pos,
+        type_args: tuple[ast.TypeRef, ...] = (),
     ) -> Val:
         """Inline a P4 function call and return its result (see `lower_stmt`)."""
         raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")

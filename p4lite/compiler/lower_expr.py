@@ -779,7 +779,7 @@ class ExprLowering(LowerBase):
         if isinstance(f, ast.Name):
             target = self.lookup(f.name, ctx, f.pos)
             if isinstance(target, PObj) and isinstance(target.decl, ast.FunctionDecl):
-                return self.inline_function(target.decl, e.args, ctx, e.pos)
+                return self.inline_function(target.decl, e.args, ctx, e.pos, e.type_args)
         raise UnsupportedError(e.pos, "unsupported call in an expression")
 
     def type_of_arg(self, a: ast.Expr, ctx: Ctx) -> Type:

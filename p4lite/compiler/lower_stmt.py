@@ -20,6 +20,7 @@ from p4lite.compiler.frontend import (
     InfInt,
     StackT,
     StructT,
+    Type,
     VarbitT,
     VoidT,
     type_str,
@@ -534,19 +535,76 @@ class StmtLowering(ExprLowering):
                     self.extern_function(fname, c, ctx)
                     return
                 case PObj(kind="p4function", decl=fdecl):
-                    self.inline_function(fdecl, c.args, ctx, pos)
+                    self.inline_function(fdecl, c.args, ctx, pos, c.type_args)
                     return
         raise UnsupportedError(pos, "unsupported call")
 
+    def generic_bindings(
+        self,
+        decl: ast.FunctionDecl,
+        args: tuple[ast.Arg, ...],
+        type_args: tuple[ast.TypeRef, ...],
+        ctx: Ctx,
+        pos: Pos,
+    ) -> dict[str, Type]:
+        """The type arguments of a generic function call: given, or from the arguments."""
+        tps = decl.type_params
+        if not tps:
+            return {}
+        if type_args:
+            if len(type_args) != len(tps):
+                raise UnsupportedError(
+                    pos, f"{decl.name} takes {len(tps)} type arguments, got {len(type_args)}"
+                )
+            return {n: self.fe.resolve(t) for n, t in zip(tps, type_args, strict=True)}
+        out: dict[str, Type] = {}
+        ordered = self.bind_args(decl.params, args, pos)
+        scratch = Ctx(ctx.scope, ctx.in_action, ctx.in_parser, [], None, ctx.control)
+        for p, a in zip(decl.params, ordered, strict=True):
+            if a is None or p.type.kind != "name" or p.type.name not in tps:
+                continue
+            if p.type.name in out:
+                continue
+            arg_t: Type
+            if p.direction in ("out", "inout"):
+                where = self.place(a, scratch)
+                if not isinstance(where, PField | PHeader | PStruct | PStack):
+                    raise UnsupportedError(a.pos, f"cannot infer {p.type.name!r} from this")
+                arg_t = where.type
+            else:
+                arg_t = self._rvalue(a, scratch, None).type
+            if isinstance(arg_t, InfInt):
+                raise UnsupportedError(
+                    a.pos, f"cannot infer type {p.type.name!r} of {decl.name} from an int literal"
+                )
+            out[p.type.name] = arg_t
+        missing = [n for n in tps if n not in out]
+        if missing:
+            raise UnsupportedError(pos, f"cannot infer type argument(s) {missing} of {decl.name}")
+        return out
+
     def inline_function(
-        self, decl: ast.FunctionDecl, args: tuple[ast.Arg, ...], ctx: Ctx, pos: Pos
+        self,
+        decl: ast.FunctionDecl,
+        args: tuple[ast.Arg, ...],
+        ctx: Ctx,
+        pos: Pos,
+        type_args: tuple[ast.TypeRef, ...] = (),
     ) -> Val:
         """Inline a P4 function call; its `return` values go to a temporary."""
         if ctx.prims is None:
             raise UnsupportedError(pos, f"unsupported call of function {decl.name!r} here")
-        ret_t = self.fe.resolve(decl.ret)
-        result = None if isinstance(ret_t, VoidT) else self.temp(ret_t)
-        self.inline_action(decl, args, ctx, pos, result)
+        saved = self.fe.type_bindings
+        self.fe.type_bindings = {
+            **saved,
+            **self.generic_bindings(decl, args, type_args, ctx, pos),
+        }
+        try:
+            ret_t = self.fe.resolve(decl.ret)
+            result = None if isinstance(ret_t, VoidT) else self.temp(ret_t)
+            self.inline_action(decl, args, ctx, pos, result)
+        finally:
+            self.fe.type_bindings = saved
         if result is None:
             return Val({"type": "bool", "value": False}, ret_t, True, 0)
         return Val({"type": "field", "value": ["scalars", result.name]}, ret_t)

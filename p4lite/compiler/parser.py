@@ -225,10 +225,11 @@ class Parser:
                 if self.at("("):
                     return self.instance(ty, annos)
                 name = self.ident()
+                tps = self.type_params() if self.at("<") else ()
                 if self.at("("):
                     params = self.params()
                     body = self.block()
-                    return ast.FunctionDecl(name.pos, name.text, ty, params, body)
+                    return ast.FunctionDecl(name.pos, name.text, ty, params, body, tps)
                 raise self.fail(f"syntax error: unexpected {self.tok.text!r} after {name.text!r}")
 
     def const_decl(self, annos: tuple[ast.Annotation, ...]) -> ast.VarDecl:

@@ -272,6 +272,23 @@ control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) 
         "packet 0 00000000\nexpect 1 00001234 $\n",
     ),
     (
+        # generic functions: type arguments given or inferred from the arguments
+        "generic_functions",
+        """
+T twice<T>(in T v) { T t = v; return t + v; }
+void swap<T>(inout T x, inout T y) { T t = x; x = y; y = t; }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply {
+        hdr.h.c = twice(hdr.h.c);
+        hdr.h.a = twice<bit<8>>(hdr.h.a);
+        swap(hdr.h.a, hdr.h.b);
+        sm.egress_spec = 1;
+    }
+}
+""",
+        "packet 0 03050709\nexpect 1 05060e09 $\n",
+    ),
+    (
         # controls instantiated with constructor arguments; switch on a value
         "constructor_arguments_and_value_switch",
         """
