@@ -231,13 +231,22 @@ def _parse_action(sw: CoreSwitch, text: str, line: int, table: str | None = None
 _STACK_INDEX_RE = re.compile(r"\$([0-9]+)")
 
 
+def _valid_form(name: str) -> str:
+    """One spelling of a validity key: 'h.isValid()', 'h.valid' and 'h.$valid$' alike."""
+    for alias in (".isValid()", ".valid"):
+        if name.endswith(alias):
+            return name[: -len(alias)] + ".$valid$"
+    return name
+
+
 def _find_key(keys: Sequence[KeyInfo], name: str, table: str, line: int) -> int:
     # p4c's runner writes a stack element 'extra[0]' as 'extra$0'
-    name = _STACK_INDEX_RE.sub(r"[\1]", name)
-    for i, k in enumerate(keys):
-        if k.name == name:
+    name = _valid_form(_STACK_INDEX_RE.sub(r"[\1]", name))
+    names = [_valid_form(k.name) for k in keys]
+    for i, k in enumerate(names):
+        if k == name:
             return i
-    cands = [i for i, k in enumerate(keys) if k.name.endswith("." + name)]
+    cands = [i for i, k in enumerate(names) if k.endswith("." + name)]
     if len(cands) == 1:
         return cands[0]
     raise StfError(f"line {line}: table {table!r} has no key {name!r}")

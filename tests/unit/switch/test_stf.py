@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from p4lite.switch.core import ExactMatch, KeyInfo, LpmMatch, MatchKind, TernaryMatch
-from p4lite.switch.stf import Expectation, StfError, main, parse_key_value, parse_stf, run_stf
+from p4lite.switch.stf import (
+    Expectation,
+    StfError,
+    _find_key,
+    main,
+    parse_key_value,
+    parse_stf,
+    run_stf,
+)
 
 CORPUS = Path(__file__).resolve().parents[2] / "conformance"
 
@@ -148,3 +156,15 @@ def test_meter_array_set_rates_configures_every_cell() -> None:
         )
     result = run_stf(_prog("meter_color"), stf)
     assert result.passed, result.render()
+
+
+def test_validity_keys_in_every_spelling() -> None:
+    keys = [
+        KeyInfo("hdr.h.a", MatchKind.EXACT, 8),
+        KeyInfo("hdr.h.isValid()", MatchKind.EXACT, 1),
+    ]
+    for spelling in ("hdr.h.isValid()", "h.valid", "h.$valid$", "hdr.h.$valid$"):
+        assert _find_key(keys, spelling, "t", 1) == 1
+    assert _find_key(keys, "h.a", "t", 1) == 0
+    with pytest.raises(StfError, match="has no key 'b'"):
+        _find_key(keys, "b", "t", 1)
