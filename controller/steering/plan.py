@@ -140,17 +140,3 @@ def plan_entities(plan: Plan, group_ids: Sequence[int]) -> list[et.Entity]:
 def steered_matches(choices: Sequence[ServiceChoice]) -> list[tuple[int, int, int]]:
     """(model_id, msg_type, stage) of every din_steer entry of these services."""
     return [(c.spec.model_id, m, s) for c in choices if c.weights for m, s in c.spec.match]
-
-
-def entities_equal(a: Sequence[et.Entity], b: Sequence[et.Entity]) -> bool:
-    """Whether two entity lists hold the same entities (order ignored)."""
-    return len(a) == len(b) and set(a) == set(b)
-
-
-def describe(views: Mapping[int, InstanceView], plan: Plan) -> str:
-    """One line for logs: instance -> backup pairs."""
-    return ", ".join(
-        f"{i.instance_id}@{views[i.instance_id].addr if i.instance_id in views else i.addr}"
-        f"->{i.backup_id or '-'}"
-        for i in plan.instances
-    )
