@@ -164,6 +164,20 @@ def _requests(
         RequestSpec(main, CLOUD_ONLY_MODEL_ID, cloud.host, int(opts.cloud_rate * seconds * 0.4),
                     opts.cloud_rate, TENANT_NORMAL)
     )  # fmt: skip
+    kill_at = seconds / 2 if opts.kill else None
+    return run_streams(testbed, specs, out, kill_at_s=kill_at)
+
+
+def run_streams(
+    testbed: Testbed, specs: Sequence[RequestSpec], out: Path, *, kill_at_s: float | None = None
+) -> tuple[list[RequestRun], Failover | None]:
+    """Run request streams side by side; answers go to ``<out>/answers-<i>.jsonl``.
+
+    With ``kill_at_s``, the inference node the first stream's requests are
+    steered to is killed (SIGKILL, by PID) that long after the stream's first
+    request, and the failover is measured on that stream.
+    """
+    out.mkdir(parents=True, exist_ok=True)
     files = [out / f"answers-{i}.jsonl" for i in range(len(specs))]
     for f in files:
         f.unlink(missing_ok=True)
@@ -171,7 +185,7 @@ def _requests(
     try:
         for spec, f in zip(specs, files, strict=True):
             procs.append(testbed.start_requests(spec, f))
-        failover = _kill_halfway(testbed, opts, files[0]) if opts.kill else None
+        failover = _kill_at(testbed, kill_at_s, files[0]) if kill_at_s is not None else None
         runs = [
             testbed.finish_requests(spec, proc, f)
             for spec, proc, f in zip(specs, procs, files, strict=True)
@@ -192,8 +206,8 @@ def _answers(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
 
 
-def _kill_halfway(testbed: Testbed, opts: DemoOptions, answers: Path) -> Failover:
-    """Wait for the stream's first node answer, then kill that node halfway through."""
+def _kill_at(testbed: Testbed, at_s: float, answers: Path) -> Failover:
+    """Wait for the stream's first node answer, then kill that node ``at_s`` into the stream."""
     start = time.monotonic()
     target: str | None = None
     while target is None:
@@ -205,12 +219,13 @@ def _kill_halfway(testbed: Testbed, opts: DemoOptions, answers: Path) -> Failove
                 break
         time.sleep(0.05)  # the client appends answers as they come
     first = min((a["sent_ns"] for a in _answers(answers)), default=time.perf_counter_ns())
-    wait = opts.request_seconds / 2 - (time.perf_counter_ns() - first) / 1e9
+    wait = at_s - (time.perf_counter_ns() - first) / 1e9
     if wait > 0:
-        time.sleep(wait)  # halfway through the stream, by its own clock
-    kill_ns = time.perf_counter_ns()
+        time.sleep(wait)  # that far into the stream, by its own clock
     pid = testbed.kill_node(target)
-    print(f"demo: killed the inference node on {target} (pid {pid})")
+    # From here on the node is gone (killed and reaped): no request sent later reaches it.
+    kill_ns = time.perf_counter_ns()
+    print(f"killed the inference node on {target} (pid {pid})")
     return Failover(target, pid, (kill_ns - first) / 1e9, None, None, None, 0, 0)
 
 
@@ -235,7 +250,9 @@ def _measure_failover(testbed: Testbed, run: RequestRun, killed: Failover, path:
     after = sorted(
         (answers[o.request_id]["sent_ns"], answers[o.request_id]["instance_id"])
         for o in node_bound
-        if o.request_id in answers and answers[o.request_id]["sent_ns"] >= kill_ns
+        if o.request_id in answers
+        and answers[o.request_id]["sent_ns"] >= kill_ns
+        and answers[o.request_id]["instance_id"] != dead
     )
     # Unanswered requests have no send time: the client paces them at the stream's rate.
     lost = sum(

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import selectors
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -46,14 +44,13 @@ from controller.p4rt.p4info import P4InfoIndex
 from p4lite import toolchain
 from topologies import deployment, model, network
 from topologies.deployment import (
-    ADVERTISE_INTERVAL_MS,
     CLOUD_ONLY_MODEL_ID,
     MODEL_ID,
     Deployment,
     ModelSet,
 )
 from topologies.observe import ADVERT_DIGEST, FLOW_DIGEST, Observer
-from topologies.testbed import RequestSpec, Testbed
+from topologies.testbed import RequestSpec, Testbed, start_nodes, stop_nodes
 
 log = logging.getLogger(__name__)
 
@@ -113,69 +110,6 @@ class StaticSteering:
 
     def stop(self) -> None:
         """Nothing to undo: the entries go with the switches."""
-
-
-NODE_READY_TIMEOUT_S = 30.0
-
-
-def start_nodes(net: network.Network, dep: Deployment, logs: Path) -> dict[str, Any]:
-    """Start the deployment's inference nodes, each in its host; wait for each to be ready.
-
-    Returns host name -> process. A node serves the partitioned MLP as model 1,
-    the same MLP whole as model 2, the large model for model 1's escalations,
-    and advertises its metrics towards the clients' switch.
-    """
-    models = dep.models
-    if models is None or not dep.nodes:
-        return {}
-    started: dict[str, Any] = {}
-    try:
-        for node in dep.nodes:
-            argv = [
-                sys.executable, "-m", "nodes", "--instance-id", str(node.instance_id),
-                "--model", f"{MODEL_ID}={models.path('base')}",
-                "--model", f"{CLOUD_ONLY_MODEL_ID}={models.path('base')}",
-                "--log-file", str(logs / f"{node.host}-node.log"),
-            ]  # fmt: skip
-            if models.large is not None:
-                argv += ["--escalation-model", f"{MODEL_ID}={models.path('large')}"]
-            if dep.advertise_to:
-                argv += ["--advertise-to", dep.advertise_to]
-                argv += ["--advertise-interval", str(ADVERTISE_INTERVAL_MS)]
-            proc = net.net.get(node.host).popen(argv, stdout=subprocess.PIPE, text=True)
-            started[node.host] = proc
-            _wait_ready(node.host, proc)
-    except BaseException:
-        stop_nodes(started)
-        raise
-    return started
-
-
-def _wait_ready(name: str, proc: Any) -> None:
-    deadline = time.monotonic() + NODE_READY_TIMEOUT_S
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise network.NetworkError(
-                    f"inference node on {name} exited with {proc.returncode}"
-                )
-            if sel.select(timeout=0.5) and proc.stdout.readline().startswith("ready"):
-                return
-    raise network.NetworkError(f"inference node on {name} was not ready in time")
-
-
-def stop_nodes(nodes: dict[str, Any]) -> None:
-    """Stop node processes by PID (SIGTERM, then SIGKILL)."""
-    for proc in nodes.values():
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in nodes.values():
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def check(testbed: Testbed) -> int:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +35,13 @@ from nodes.client import held_out
 from nodes.server import FLAG_BUSY
 from topologies import network
 from topologies.deployment import (
+    ADVERTISE_INTERVAL_MS,
     CLOUD_ONLY_MODEL_ID,
     MODEL_ID,
     SERVICE_ADDR,
     Deployment,
     Expected,
+    Node,
     Reference,
     Step,
 )
@@ -296,6 +300,15 @@ class Testbed:
         classes = forest.classes if forest is not None else ()
         return status_text(read_all_counters(self.fabric), self.deployment, self.observer, classes)
 
+    def restart_node(self, host: str) -> int:
+        """Start the inference node on ``host`` again (after ``kill_node``); returns its PID."""
+        node = self.deployment.node(host)
+        old = self.nodes.get(host)
+        if old is not None and old.poll() is None:
+            raise TestbedError(f"the inference node on {host} still runs (pid {old.pid})")
+        self.nodes[host] = start_node(self.net, self.deployment, node, self.logs)
+        return int(self.nodes[host].pid)
+
     def kill_node(self, host: str) -> int:
         """Kill the inference node on ``host`` at once (SIGKILL, by PID), as a crash would."""
         proc = self.nodes.get(host)
@@ -305,6 +318,87 @@ class Testbed:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=STOP_TIMEOUT_S)
         return proc.pid
+
+
+NODE_READY_TIMEOUT_S = 30.0
+
+
+def node_argv(dep: Deployment, node: Node, logs: Path) -> list[str]:
+    """The ``python -m nodes`` command of one of the deployment's inference nodes.
+
+    A node serves the partitioned MLP as model 1, the same MLP whole as model
+    2, the large model for model 1's escalations, and advertises its metrics
+    towards the clients' switch.
+    """
+    models = dep.models
+    if models is None:
+        raise TestbedError("no models deployed: an inference node has nothing to serve")
+    argv = [
+        sys.executable, "-m", "nodes", "--instance-id", str(node.instance_id),
+        "--model", f"{MODEL_ID}={models.path('base')}",
+        "--model", f"{CLOUD_ONLY_MODEL_ID}={models.path('base')}",
+        "--log-file", str(logs / f"{node.host}-node.log"),
+    ]  # fmt: skip
+    if models.large is not None:
+        argv += ["--escalation-model", f"{MODEL_ID}={models.path('large')}"]
+    if dep.advertise_to:
+        argv += ["--advertise-to", dep.advertise_to]
+        argv += ["--advertise-interval", str(ADVERTISE_INTERVAL_MS)]
+    return argv
+
+
+def start_node(net: network.Network, dep: Deployment, node: Node, logs: Path) -> Any:
+    """Start one inference node in its host and wait until it is ready; returns the process."""
+    proc = net.net.get(node.host).popen(
+        node_argv(dep, node, logs), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_ready(node.host, proc)
+    except BaseException:
+        stop_nodes({node.host: proc})
+        raise
+    return proc
+
+
+def start_nodes(net: network.Network, dep: Deployment, logs: Path) -> dict[str, Any]:
+    """Start every inference node of the deployment; host name -> process."""
+    if dep.models is None:
+        return {}
+    started: dict[str, Any] = {}
+    try:
+        for node in dep.nodes:
+            started[node.host] = start_node(net, dep, node, logs)
+    except BaseException:
+        stop_nodes(started)
+        raise
+    return started
+
+
+def _wait_ready(name: str, proc: Any) -> None:
+    deadline = time.monotonic() + NODE_READY_TIMEOUT_S
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise network.NetworkError(
+                    f"inference node on {name} exited with {proc.returncode}"
+                )
+            if sel.select(timeout=0.5) and proc.stdout.readline().startswith("ready"):
+                return
+    raise network.NetworkError(f"inference node on {name} was not ready in time")
+
+
+def stop_nodes(nodes: dict[str, Any]) -> None:
+    """Stop node processes by PID (SIGTERM, then SIGKILL)."""
+    for proc in nodes.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in nodes.values():
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def stop_process(proc: subprocess.Popen[Any]) -> None:
