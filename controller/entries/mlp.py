@@ -221,8 +221,9 @@ def role_entries(model_id: int, version: int, roles: Sequence[Role]) -> list[Tab
 def exit_entries(model_id: int, version: int, thresholds: Sequence[int]) -> list[TableEntry]:
     """``exit_threshold`` entries from the models layer's per-class thresholds.
 
-    The models layer exits when confidence > t, din.p4 when confidence >=
-    min_confidence, so min_confidence = t + 1; t >= 255 (never) gets no entry.
+    Both the models layer (``quant.exits``) and din.p4 answer when confidence >=
+    the threshold, so min_confidence = t; t > 255 (``NEVER_EXIT``) gets no entry,
+    since a confidence never exceeds 255.
     """
     _check_ids(model_id, version)
     if len(thresholds) > MLP_WIDTH:
@@ -234,7 +235,7 @@ def exit_entries(model_id: int, version: int, thresholds: Sequence[int]) -> list
     for cls, t in enumerate(thresholds):
         if t < 0:
             raise EntriesError(f"exit threshold of class {cls}: {t!r}: expected 0..255")
-        if t >= U8_MAX:
+        if t > U8_MAX:
             continue
         out.append(
             TableEntry(
@@ -245,7 +246,7 @@ def exit_entries(model_id: int, version: int, thresholds: Sequence[int]) -> list
                     ("meta.exit_class", Exact(cls)),
                 ),
                 "MyIngress.set_exit_threshold",
-                (("min_confidence", t + 1),),
+                (("min_confidence", t),),
             )
         )
     return out

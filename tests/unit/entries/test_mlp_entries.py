@@ -31,7 +31,14 @@ from controller.entries.simulator import TableSim, argmax_margin, mlp_layer, run
 from controller.entries.types import Exact, TableEntry, count_by_table, twos
 from controller.models.datasets import digits16
 from controller.models.mlp import train_head, train_mlp
-from controller.models.quant import MLPModel, QuantLayer, forward_int, predict_int, quantize_input
+from controller.models.quant import (
+    NEVER_EXIT,
+    MLPModel,
+    QuantLayer,
+    forward_int,
+    predict_int,
+    quantize_input,
+)
 
 MLP = "MyIngress.mlp."
 
@@ -242,7 +249,7 @@ def test_trained_model_through_roles_and_exit(trained: tuple[MLPModel, np.ndarra
         assert res.model_version == 1
         assert res.result_class == int(top[row])
         assert res.confidence == int(margin[row])
-        if margin[row] > 10:
+        if margin[row] >= 10:
             assert (res.msg_type, res.stage) == (2, 255)
         else:
             assert (res.msg_type, res.stage) == (3, 2)
@@ -267,7 +274,7 @@ def test_exit_head_answers_when_confident() -> None:
         *layer_entries(1, 1, 0, tiny()),
         *layer_entries(1, 1, 130, head),
         *role_entries(1, 1, [Role(0, MODE_EXIT_HEAD, head_layer=130, num_classes=2)]),
-        *exit_entries(1, 1, [255, 2]),
+        *exit_entries(1, 1, [NEVER_EXIT, 3]),
     ]
     sim = TableSim(entries)
     # Layer 0 gives (6, 11); the head swaps them: scores (11, 6), class 0, margin 5;
@@ -278,11 +285,11 @@ def test_exit_head_answers_when_confident() -> None:
     # Zero inputs: layer 0 gives (2, 0), the head (0, 2): class 1, margin 2 < 3.
     res = run_request(sim, 1, 1, 0, [0] * 16)
     assert (res.msg_type, res.stage, res.vector[:2]) == (1, 1, (2, 0))
-    entries[-1:] = exit_entries(1, 1, [255, 1])
+    entries[-1:] = exit_entries(1, 1, [NEVER_EXIT, 2])
     res = run_request(TableSim(entries), 1, 1, 0, [0] * 16)
     assert (res.msg_type, res.stage, res.result_class, res.confidence) == (2, 255, 1, 2)
     assert res.vector[:2] == (0, 2)
-    entries[-1:] = exit_entries(1, 1, [4, 255])
+    entries[-1:] = exit_entries(1, 1, [5, NEVER_EXIT])
     res = run_request(TableSim(entries), 1, 1, 0, [10, 1] + [0] * 14)
     assert (res.msg_type, res.stage, res.result_class, res.confidence) == (2, 255, 0, 5)
     assert res.vector[:2] == (11, 6)
@@ -295,9 +302,9 @@ def test_argmax_margin_ties_and_single_class() -> None:
 
 
 def test_exit_thresholds_become_min_confidence() -> None:
-    entries = exit_entries(1, 2, [0, 254, 255])
-    assert [e.param_dict()["min_confidence"] for e in entries] == [1, 255]
-    assert [e.match_dict()["meta.exit_class"] for e in entries] == [Exact(0), Exact(1)]
+    entries = exit_entries(1, 2, [0, 254, 255, NEVER_EXIT])
+    assert [e.param_dict()["min_confidence"] for e in entries] == [0, 254, 255]
+    assert [e.match_dict()["meta.exit_class"] for e in entries] == [Exact(0), Exact(1), Exact(2)]
     with pytest.raises(EntriesError, match="at most 16"):
         exit_entries(1, 2, [1] * 17)
     with pytest.raises(EntriesError, match="-1"):
@@ -354,7 +361,7 @@ def test_trained_exit_head_every_sample() -> None:
         res = run_request(sim, 4, 1, 0, [int(v) for v in x])
         assert res.layers == (0, 130)
         limit = head.exit_thresholds[int(top[row])]
-        if margin[row] > limit:
+        if margin[row] >= limit:
             answered += 1
             assert (res.msg_type, res.result_class, res.confidence) == (
                 2,
