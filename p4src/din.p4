@@ -133,7 +133,10 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
     }
 
     /* -------------------------------------------------------- steering */
-    action_selector(HashAlgorithm.crc16, 32w1024, 32w16) instance_selector;
+    // crc32, not crc16: the low bits of crc16 (CRC-16/ARC) over the client's
+    // address and port take only 2 values across consecutive ports, so a
+    // group of 2^k members would see only 2 of them.
+    action_selector(HashAlgorithm.crc32, 32w1024, 32w16) instance_selector;
 
     action set_instance(bit<16> instance_id) {
         meta.steer.hit = 1;

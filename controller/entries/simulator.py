@@ -9,6 +9,7 @@ standard library and this package only (numpy only through entries.mlp).
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -372,7 +373,7 @@ def selector_hash(src_addr: int, src_port: int) -> int:
     Pass it as ``steer(pick=...)``; the member it selects also depends on the
     order the target keeps a group's members in (taken here as written).
     """
-    return crc16(src_addr.to_bytes(4, "big") + src_port.to_bytes(2, "big"))
+    return zlib.crc32(src_addr.to_bytes(4, "big") + src_port.to_bytes(2, "big"))
 
 
 def _selected_action(sim: TableSim, entry: TableEntry, pick: int) -> Hit:

@@ -15,7 +15,7 @@ It can be written as JSON (:func:`load_config`, :func:`config_from_dict`)::
                       "placements": [{"switch": "s2", "roles": ["0:next", "1:final:0:10"]},
                                      {"switch": null}],
                       "overload_recirc_per_s": 2000}],
-      "weights": {"slots": 15, "hysteresis": 0.1, "hold_ms": 1000},
+      "weights": {"slots": 16, "hysteresis": 0.1, "hold_ms": 1000},
       "probe": {"addr": "10.255.255.254", "interval_ms": 500}
     }
 

@@ -8,11 +8,8 @@ the best candidate's). An overloaded instance (queue or utilisation above a
 high mark, and until both fall below a low mark) gets no share while another
 candidate is not overloaded: its share moves elsewhere. The scores become
 integer weights summing to ``slots`` (the members of the selector group,
-each candidate at least one). The default of 15 slots is odd on purpose: the
-selector picks member ``crc16(src_addr, src_port) mod size``, and crc16's low
-bits alone follow a client's consecutive source ports badly (ports
-40000..40319 land on 2 of 16 members, but on all 15 of 15); an odd total
-keeps every size the entries layer divides it into odd.
+each candidate at least one); the selector picks member
+``crc32(src_addr, src_port) mod size``.
 
 Hysteresis: a new split replaces the programmed one when the candidates
 change (an instance appears, expires or becomes overloaded or recovers), or
@@ -42,7 +39,7 @@ MAX_COPIES = 16  # controller.entries.steering.MAX_REPEATS: members per instance
 class WeightConfig:
     """How load and latency become weights, and when a new split is worth writing."""
 
-    slots: int = 15
+    slots: int = 16
     default_capacity: float = 1000.0  # requests/s of an instance that advertises 0
     load_penalty: float = 0.5  # share of the weight lost at full utilisation
     latency_floor_s: float = 0.005  # latency differences well below this hardly count

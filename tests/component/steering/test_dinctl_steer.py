@@ -95,7 +95,7 @@ def test_steer_programs_serves_metrics_and_stops_on_sigterm(
         assert switch["primary"] is False  # dinctl steer holds the switch (election id 10)
         svc = switch["steering"]["services"][0]
         assert (svc["model_id"], svc["msg_type"], svc["stage"]) == (1, 1, 0)
-        assert svc["weights"] == {"2": 3, "3": 5, "4": 7}
+        assert svc["weights"] == {"2": 4, "3": 5, "4": 7}
         assert switch["steering"]["policies"] == [
             {"tenant": 7, "sensitivity": 1, "allowed": [2, 3]}
         ]
@@ -103,7 +103,7 @@ def test_steer_programs_serves_metrics_and_stops_on_sigterm(
         assert backups == {2: 3, 3: 2, 4: 3}
         assert {i["instance_id"] for i in status["steering"]["instances"]} == {2, 3, 4}
         text = _status(s1.address, "--steering-url", url).stdout
-        assert "steering model 1 type 1 stage 0 -> instances 2:3 3:5 4:7" in text
+        assert "steering model 1 type 1 stage 0 -> instances 2:4 3:5 4:7" in text
         assert "instance 4 at 10.0.4.1, backup 3, stale after 100 ms" in text
         assert "nodes (3 alive):" in text and "instance 3 at 10.0.3.1: models 1v1" in text
         with urllib.request.urlopen(url + "/metrics", timeout=10) as answer:

@@ -63,7 +63,7 @@ def _config(path: Path, **kw: Any) -> SteeringConfig:
         "interval_s": 0.02,
         "stale_after_s": 0.5,
         "counters_interval_s": 0.1,
-        "weights": WeightConfig(hold_s=0.0),
+        "weights": WeightConfig(hold_s=0.0, slots=15),  # the weights below sum to 15
     }
     base.update(kw)
     return SteeringConfig(**base)

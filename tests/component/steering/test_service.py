@@ -73,7 +73,7 @@ def _config(**kw: Any) -> SteeringConfig:
         "interval_s": 0.02,
         "stale_after_s": 0.3,
         "dataplane_stale_us": 100_000,
-        "weights": WeightConfig(hold_s=0.0),
+        "weights": WeightConfig(hold_s=0.0, slots=15),  # the weights below sum to 15
     }
     base.update(kw)
     return SteeringConfig(**base)

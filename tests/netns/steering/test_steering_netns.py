@@ -58,7 +58,7 @@ def _config(**kw: Any) -> SteeringConfig:
         "interval_s": 0.05,
         "stale_after_s": 0.3,
         "dataplane_stale_us": DATAPLANE_STALE_MS * 1000,
-        "weights": WeightConfig(hold_s=0.5),
+        "weights": WeightConfig(hold_s=0.5, slots=15),  # the weights below sum to 15
     }
     base.update(kw)
     return SteeringConfig(**base)

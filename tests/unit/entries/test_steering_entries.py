@@ -3,6 +3,9 @@ class_qos; and the steering simulator (failover, policy)."""
 
 from __future__ import annotations
 
+import zlib
+from collections import Counter
+
 import pytest
 
 from controller.entries.errors import EntriesError
@@ -209,7 +212,11 @@ def test_bad_policies_and_unknown_service_instance() -> None:
 
 def test_selector_hash() -> None:
     assert crc16(b"123456789") == 0xBB3D  # the CRC-16/ARC check value
-    assert selector_hash(0x0A000101, 5000) == crc16(bytes([10, 0, 1, 1, 0x13, 0x88]))
+    assert selector_hash(0x0A000101, 5000) == zlib.crc32(bytes([10, 0, 1, 1, 0x13, 0x88]))
+    # A client's consecutive ports reach every member of a group of 2^k.
+    for size in (2, 4, 8, 16):
+        picks = Counter(selector_hash(0x0A000101, p) % size for p in range(40000, 40320))
+        assert len(picks) == size and min(picks.values()) >= 320 // size // 2
     sim = TableSim(plan_entries(plan()))
     # Group 1 lists members 1, 65 (instance 1) and 2 (instance 2).
     for port in (5000, 5001, 5002, 5003):
