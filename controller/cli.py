@@ -556,10 +556,10 @@ def _cmd_read(args: argparse.Namespace) -> int:
     if args.grpc_addr and len(args.grpc_addr) > 1:
         raise CommandError(f"{PROG} read: error: one --grpc-addr at a time, got {args.grpc_addr!r}")
     with _connections(args) as fabric:
-        _open(args, fabric)
         conn = next(iter(fabric))
-        index = conn.index
-        assert index is not None
+        # Reads only: no arbitration, so the controllers in charge are not disturbed.
+        conn.wait_ready(args.timeout)
+        index = conn.load_index()
         lines: list[str] = []
         if args.table:
             table = index.table(args.table).name
@@ -597,12 +597,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     def one(conn: SwitchConnection) -> dict[str, Any]:
         out: dict[str, Any] = {"switch": conn.name, "reachable": False}
         try:
-            arb = conn.connect(args.timeout)
+            # Reads only: no arbitration, so the controllers in charge are not disturbed.
+            conn.wait_ready(args.timeout)
+            config = conn.get_pipeline("P4INFO_AND_COOKIE")
         except P4RTError as exc:
             out["error"] = _one_line(exc)
             return out
-        out.update(reachable=True, primary=arb.is_primary)
-        config = conn.get_pipeline("P4INFO_AND_COOKIE")
+        out["reachable"] = True
         out["pipeline"] = bool(config.p4info.tables)
         if not out["pipeline"]:
             return out
@@ -692,7 +693,7 @@ def _status_text(r: dict[str, Any]) -> str:
         return f"{r['switch']}: unreachable ({r.get('error', '')})"
     if "error" in r:
         return f"{r['switch']}: error: {r['error']}"
-    head = f"{r['switch']}: reachable, {'primary' if r['primary'] else 'backup'}"
+    head = f"{r['switch']}: reachable"
     if not r["pipeline"]:
         return head + ", no pipeline"
     entries = r["entries"]

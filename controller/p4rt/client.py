@@ -351,6 +351,22 @@ class SwitchConnection:
         )
         return status
 
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the switch's gRPC server accepts this channel; no arbitration.
+
+        For observers: Read and GetForwardingPipelineConfig need no
+        StreamChannel, so a client that only reads takes no part in the
+        election and cannot disturb the primary (nor collide with its id).
+        """
+        self._check_open()
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise SwitchConnectionError(
+                f"{self.name!r} ({self.address}) did not answer within {timeout} s"
+            ) from None
+
     def _settled(self, seq: int) -> bool:
         """Whether an arbitration answer newer than ``seq`` came, the stream failed or closed."""
         return self._arbitration_seq > seq or self._stream_error is not None or self._closed

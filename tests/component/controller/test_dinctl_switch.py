@@ -112,11 +112,11 @@ def test_install_status_read_swap_on_two_switch_processes(
 
     status = json.loads(_ok(kit.dinctl("status", "--grpc-addr", a, "--grpc-addr", b, "--json")))
     for s in status:
-        assert s["reachable"] and s["primary"] and s["pipeline"]
+        assert s["reachable"] and s["pipeline"] and "primary" not in s
         assert sum(s["entries"].values()) == n
         assert s["active_model_versions"] == {"1": 1}
     text = _ok(kit.dinctl("status", "--grpc-addr", a))
-    assert "reachable, primary, pipeline present" in text and "model 1 -> v1" in text
+    assert "reachable, pipeline present" in text and "model 1 -> v1" in text
 
     roles = _ok(kit.dinctl("read", "--grpc-addr", a, "--table", "mlp_role"))
     assert "MyIngress.set_mlp_role(head_layer=0, mode=3, num_classes=10)" in roles
@@ -178,7 +178,7 @@ def test_install_models_directly(
 def test_switch_without_pipeline(kit: Any, models: Any, switch_process: Callable[[], str]) -> None:
     addr = switch_process()
     status = json.loads(kit.dinctl("status", "--grpc-addr", addr, "--json").stdout)
-    assert status == [{"switch": addr, "reachable": True, "primary": True, "pipeline": False}]
+    assert status == [{"switch": addr, "reachable": True, "pipeline": False}]
     result = kit.dinctl("install", "--grpc-addr", addr, "--model", str(models.v1_path))
     _one_line_error(result, "has no pipeline", "--config")
 
