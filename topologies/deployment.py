@@ -237,7 +237,7 @@ class Deployment:
         """What runs where, a line per item, for the start-up map."""
         lines: list[str] = []
         models = self.models
-        if models is not None:
+        if models is not None and (self.placements or self.nodes):
             base = models.base
             width = "-".join(str(n) for n in (base.input_size, *(la.outputs for la in base.layers)))
             lines.append(
@@ -252,18 +252,18 @@ class Deployment:
                 lines.append(f"  {p.switch}: layer {layers}{head}")
             done = {k for p in self.placements for k in p.layers}
             rest = [k for k in range(len(base.layers)) if k not in done]
-            lines.append(f"  inference nodes: layers {', '.join(map(str, rest))} (and any skipped)")
+            lines.append(f"  inference nodes: layer {', '.join(map(str, rest))} (and any skipped)")
             lines.append(
                 f"model {CLOUD_ONLY_MODEL_ID}: the same MLP whole on the node addressed "
                 "(cloud-only baseline)"
             )
-            if models.forest is not None and self.classifier_switches:
-                f = models.forest
-                dscp = ", ".join(f"{c} {CLASS_DSCP.get(c, 0)}" for c in f.classes)
-                lines.append(
-                    f"flow classifier {f.name!r} ({len(f.trees)} trees) on "
-                    f"{', '.join(self.classifier_switches)}; DSCP: {dscp}"
-                )
+        if models is not None and models.forest is not None and self.classifier_switches:
+            f = models.forest
+            dscp = ", ".join(f"{c} {CLASS_DSCP.get(c, 0)}" for c in f.classes)
+            lines.append(
+                f"flow classifier {f.name!r} ({len(f.trees)} trees) on "
+                f"{', '.join(self.classifier_switches)}; DSCP: {dscp}"
+            )
         if self.nodes:
             weights = dict(self.plan.services[0].weights) if self.plan.services else {}
             for n in self.nodes:

@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 TOPOLOGY_DIR = Path(__file__).resolve().parent
 PID_FILE = "launcher.pids"
+# The testbed's controller is primary above dinctl's default election id (1), so
+# that `dinctl status` or `dinctl read` beside it connect as backups and read.
+ELECTION_ID = 10
 
 
 def load_topology(name: str) -> model.Topology:
@@ -68,7 +71,13 @@ def connect(net: network.Network, compiled: toolchain.Compiled) -> Fabric:
     index = P4InfoIndex.load(compiled.p4info)
     device_config = compiled.json.read_bytes()
     fabric = Fabric(
-        SwitchConnection(info.grpc_addr, name=name, device_id=info.device_id, index=index)
+        SwitchConnection(
+            info.grpc_addr,
+            name=name,
+            device_id=info.device_id,
+            election_id=ELECTION_ID,
+            index=index,
+        )
         for name, info in net.switches.items()
     )
     try:

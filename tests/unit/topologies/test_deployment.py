@@ -182,3 +182,11 @@ def test_unknown_node_is_named(plan: d.Deployment) -> None:
         plan.node("c9")
     assert plan.node(3).host == "c2"
     assert np.all([plan.client_switch(h) == "s1" for h in ("h1", "iot2", "e1")])
+
+
+def test_a_fabric_without_inference_nodes_gets_no_model_layers(models: d.ModelSet) -> None:
+    topo = model.leaf_spine(leaves=2, spines=1, hosts_per_leaf=2)
+    dep = d.plan(topo, models)
+    assert dep.placements == () and dep.nodes == () and dep.classifier_switches == ()
+    assert dep.describe() == []
+    assert all(e.table == "MyIngress.ipv4_lpm" for s in dep.entries.values() for e in s)  # type: ignore[union-attr]
