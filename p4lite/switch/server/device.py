@@ -110,6 +110,7 @@ class Pipeline:
     digest_configs: dict[int, p4runtime_pb2.DigestEntry] = field(default_factory=dict)
     groups: dict[tuple[int, int], p4runtime_pb2.ActionProfileGroup] = field(default_factory=dict)
     digests: DigestEngine | None = None
+    core_tables: dict[str, api.TableInfo] = field(default_factory=dict)  # table_info, cached
 
 
 def _replica_port(r: p4runtime_pb2.Replica, what: str) -> int:
@@ -477,8 +478,10 @@ class Device:
     def _find(
         self, p: Pipeline, tdef: TableDef, te: p4runtime_pb2.TableEntry
     ) -> tuple[tuple[api.KeyMatch | None, ...], int | None]:
-        with core_errors(f"table {tdef.name!r}"):
-            core_table = p.switch.table_info(tdef.name)
+        core_table = p.core_tables.get(tdef.name)
+        if core_table is None:
+            with core_errors(f"table {tdef.name!r}"):
+                core_table = p.core_tables[tdef.name] = p.switch.table_info(tdef.name)
         matches = matches_to_core(tdef, core_table, te.match)
         check_priority(tdef, te.priority)
         with core_errors(f"table {tdef.name!r}"):

@@ -5,7 +5,8 @@ the core's names and widths. Imports protobuf stubs and `server.errors`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from p4.config.v1 import p4info_pb2
 
@@ -33,13 +34,19 @@ class ActionDef:
     id: int
     name: str
     params: tuple[FieldDef, ...]
+    by_id: Mapping[int, FieldDef] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Index the parameters by id (every table write looks each one up)."""
+        if not self.by_id:
+            object.__setattr__(self, "by_id", {p.id: p for p in self.params})
 
     def param(self, param_id: int) -> FieldDef:
         """One parameter by id."""
-        for p in self.params:
-            if p.id == param_id:
-                return p
-        raise invalid(f"action {self.name!r}: unknown parameter id {param_id!r}")
+        found = self.by_id.get(param_id)
+        if found is None:
+            raise invalid(f"action {self.name!r}: unknown parameter id {param_id!r}")
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +66,13 @@ class TableDef:
     direct_counter_id: int
     direct_meter_id: int
     idle_timeout: bool
+    needs_priority: bool = field(init=False)  # a key is ternary, range or optional
 
-    @property
-    def needs_priority(self) -> bool:
-        """True if a key is ternary, range or optional."""
+    def __post_init__(self) -> None:
+        """Work out once whether entries need a priority."""
         kinds = {MatchType.TERNARY, MatchType.RANGE, MatchType.OPTIONAL}
-        return any(f.match_type in kinds for f in self.fields)
+        needs = any(f.match_type in kinds for f in self.fields)
+        object.__setattr__(self, "needs_priority", needs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from p4lite.switch.server.p4info import ActionDef, FieldDef, MatchType, P4InfoIn
 
 logger = logging.getLogger(__name__)
 
+# Plain ints: attribute access on a protobuf enum wrapper is slow on the write path.
+_EXACT = int(MatchType.Value("EXACT"))
 _KIND_OF_TYPE: dict[int, str] = {
     MatchType.EXACT: "exact",
     MatchType.LPM: "lpm",
@@ -33,11 +35,17 @@ _KIND_OF_TYPE: dict[int, str] = {
 def _key_match(
     table: TableDef, field: FieldDef, fm: p4runtime_pb2.FieldMatch, core_kind: api.MatchKind
 ) -> api.KeyMatch:
-    what = f"table {table.name!r} match field {field.name!r}"
     width = field.bitwidth
+    kind = fm.WhichOneof("field_match_type")
+    if kind == "exact" and field.match_type == _EXACT:
+        # The common case first, with the message built only when the value is bad.
+        data = fm.exact.value
+        value = int.from_bytes(data, "big")
+        if data and not value >> width:
+            return api.ExactMatch(value)
+    what = f"table {table.name!r} match field {field.name!r}"
     full = (1 << width) - 1
     expected = _KIND_OF_TYPE.get(field.match_type, "other")
-    kind = fm.WhichOneof("field_match_type")
     if kind != expected:
         raise invalid(f"{what}: got a {kind!r} match, expected {expected!r}")
     match kind:
@@ -101,7 +109,7 @@ def matches_to_core(
         given = by_id.get(field.id)
         core_kind = core_kinds[pos] if pos < len(core_kinds) else api.MatchKind.EXACT
         if given is None:
-            if field.match_type == MatchType.EXACT:
+            if field.match_type == _EXACT:
                 raise invalid(
                     f"table {table.name!r}: exact match field {field.name!r} "
                     "is missing, exact fields cannot be omitted"
@@ -175,11 +183,19 @@ def action_call_to_core(
     if adef is None:
         raise not_found(f"{what}: action id {action.action_id!r} is not in the P4Info")
     values: dict[int, int] = {}
+    by_id = adef.by_id
     for p in action.params:
-        pdef = adef.param(p.param_id)
+        pdef = by_id.get(p.param_id)
+        if pdef is None:
+            pdef = adef.param(p.param_id)  # raises, naming the action and the id
         if p.param_id in values:
             raise invalid(f"action {adef.name!r}: parameter {pdef.name!r} given twice")
-        values[p.param_id] = decode(p.value, pdef.bitwidth, f"action {adef.name!r} {pdef.name!r}")
+        data = p.value
+        value = int.from_bytes(data, "big")
+        if not data or value >> pdef.bitwidth:
+            # The error path only: decode() builds the message.
+            decode(data, pdef.bitwidth, f"action {adef.name!r} {pdef.name!r}")
+        values[p.param_id] = value
     missing = [p.name for p in adef.params if p.id not in values]
     if missing:
         raise invalid(f"action {adef.name!r}: missing parameters {missing!r}")
