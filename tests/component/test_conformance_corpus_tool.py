@@ -77,3 +77,53 @@ def test_outcome_classes_and_totals(tmp_path: Path) -> None:
     assert only.returncode == 0
     assert only.stdout.splitlines()[-1].startswith("total 1: 1 pass")
     assert _run(str(tmp_path / "missing")).returncode == 2
+
+
+CORPUS = ROOT / "tests" / "conformance"
+
+
+def test_p4info_corpus_compares_with_p4c(tmp_path: Path) -> None:
+    programs, reference = CORPUS / "programs", CORPUS / "reference"
+    for name in ("table_exact", "counters"):
+        shutil.copy(programs / f"{name}.p4", tmp_path)
+        shutil.copy(reference / f"{name}.p4info.txtpb", tmp_path / f"{name}.p4.p4info.txtpb")
+    # a later p4c's fields are left out of the comparison
+    ref = (reference / "table_exact.p4info.txtpb").read_text(encoding="utf-8")
+    later = ref.replace(
+        '    alias: "NoAction"\n', '    alias: "NoAction"\n    annotations: "@corelib"\n'
+    )
+    (tmp_path / "table_exact.p4.p4info.txtpb").write_text(later, encoding="utf-8")
+    # different: one key width and one action missing on p4c's side
+    shutil.copy(programs / "table_exact.p4", tmp_path / "z_diff.p4")
+    changed = ref.replace("bitwidth: 16", "bitwidth: 17", 1)
+    (tmp_path / "z_diff.p4.p4info.txtpb").write_text(changed, encoding="utf-8")
+    # rejected: p4c compiled it, p4lite does not
+    src = (programs / "counters.p4").read_text(encoding="utf-8")
+    (tmp_path / "z_reject.p4").write_text(src.replace("apply {", "apply { nope = 1;", 1))
+    shutil.copy(reference / "counters.p4info.txtpb", tmp_path / "z_reject.p4.p4info.txtpb")
+
+    out_json = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.p4info_corpus", str(tmp_path), "--json", str(out_json)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    outcomes = {
+        ln.split()[0]: ln.split()[1] for ln in lines if not ln.startswith((" ", "diff", "total"))
+    }
+    assert outcomes == {
+        "counters": "equal",
+        "table_exact": "equal",
+        "z_diff": "different",
+        "z_reject": "reject",
+    }
+    assert any(ln.startswith("  tables.match_fields: 1 programs (z_diff)") for ln in lines)
+    assert lines[-1] == "total 4: 2 equal, 1 different, 1 reject, 0 crash"
+    report = json.loads(out_json.read_text(encoding="utf-8"))
+    diff = next(p for p in report["programs"] if p["name"] == "z_diff")
+    assert [d["kind"] for d in diff["differences"]] == ["tables.match_fields"]
