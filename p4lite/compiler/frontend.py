@@ -199,6 +199,25 @@ class Env:
     decl_order: list[ast.Decl] = field(default_factory=list)
     enum_decls: dict[str, ast.EnumDecl] = field(default_factory=dict)
     struct_annos: dict[str, tuple[ast.Annotation, ...]] = field(default_factory=dict)
+    # `type` declarations (P4Runtime new types) with their annotations
+    newtypes: dict[str, tuple[ast.Annotation, ...]] = field(default_factory=dict)
+    # typedef / type name -> the type name it is declared over
+    type_targets: dict[str, str] = field(default_factory=dict)
+    # (header, field) -> the struct type of a struct-typed header field, whose
+    # fields are the header's fields '<field>_<member>' (flattened)
+    header_structs: dict[tuple[str, str], StructT] = field(default_factory=dict)
+    # (struct or header, field) -> the type name the field is declared with
+    field_type_names: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def newtype_name(self, declared: str | None) -> str | None:
+        """The `type` a declared type name stands for through typedefs, or None."""
+        seen: set[str] = set()
+        while declared is not None and declared not in seen:
+            if declared in self.newtypes:
+                return declared
+            seen.add(declared)
+            declared = self.type_targets.get(declared)
+        return None
 
 
 class FrontEnd:
@@ -313,6 +332,16 @@ class FrontEnd:
                 fl: list[tuple[str, Type]] = []
                 for f in fields:
                     ft = self.resolve(f.type)
+                    if f.type.kind == "name":
+                        env.field_type_names[(name, f.name)] = f.type.name
+                    if kind == "header" and isinstance(ft, StructT) and ft.kind == "struct":
+                        # p4c's FlattenHeaders: the struct's fields become header
+                        # fields named by their path joined with '_'
+                        flat = self.flatten_struct(ft, f.name, f.pos, name)
+                        if flat is not None:
+                            env.header_structs[(name, f.name)] = ft
+                            fl.extend(flat)
+                            continue
                     if kind == "header" and not isinstance(ft, (Bits, BoolT, EnumT, VarbitT)):
                         self.sink.error(
                             f.pos, f"unsupported field type {type_str(ft)!r} in header {name!r}"
@@ -342,8 +371,12 @@ class FrontEnd:
                     tuple(vals),
                 )
                 env.enum_decls[name] = d
-            case ast.TypedefDecl(type=ty, name=name):
+            case ast.TypedefDecl(type=ty, name=name, is_new=is_new):
                 env.types[name] = self.resolve(ty)
+                if ty.kind == "name":
+                    env.type_targets[name] = ty.name
+                if is_new:
+                    env.newtypes[name] = d.annotations
             case ast.ErrorDecl(kind="error", members=members):
                 for m in members:
                     if m not in env.errors:
@@ -385,6 +418,26 @@ class FrontEnd:
                 env.p4functions[name] = d
             case _:
                 self.sink.error(d.pos, f"unsupported declaration {type(d).__name__}")
+
+    def flatten_struct(
+        self, st: StructT, prefix: str, pos: Pos, header: str
+    ) -> list[tuple[str, Type]] | None:
+        """The fields of a struct inside a header, flattened; None after an error."""
+        out: list[tuple[str, Type]] = []
+        for n, ft in st.fields:
+            if isinstance(ft, StructT) and ft.kind == "struct":
+                inner = self.flatten_struct(ft, f"{prefix}_{n}", pos, header)
+                if inner is None:
+                    return None
+                out.extend(inner)
+            elif isinstance(ft, (Bits, BoolT, EnumT)):
+                out.append((f"{prefix}_{n}", ft))
+            else:
+                self.sink.error(
+                    pos, f"unsupported field type {type_str(ft)!r} in header {header!r}"
+                )
+                return None
+        return out
 
     # ------------------------------------------------------------ types
     def resolve(self, t: ast.TypeRef, tparams: dict[str, Type] | None = None) -> Type:

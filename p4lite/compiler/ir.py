@@ -206,6 +206,10 @@ class LAction:
     pos: Pos | None = None
     annotations: tuple[ast.Annotation, ...] = ()
     fq_p4: str = ""
+    # the P4Runtime new type (`type` declaration) of each param, "" if none
+    param_types: tuple[str, ...] = ()
+    # the serializable enum type of each param, "" if none
+    param_enums: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -218,6 +222,10 @@ class LKey:
     target: list[str]
     width: int
     mask: int | None = None
+    # the P4Runtime new type (`type` declaration) of the key, if any
+    type_name: str = ""
+    # the serializable enum type of the key, if any
+    enum_name: str = ""
 
 
 @dataclass(slots=True)
@@ -338,14 +346,18 @@ class Lowered:
     field_lists: list[J] = field(default_factory=list)
     learn_lists: list[J] = field(default_factory=list)
     externs: list[LExtern] = field(default_factory=list)
-    digests: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)
+    # digest name, learn list id, fields (name, width, P4Runtime type: '' for
+    # bit<W>, 'bool', or the name of a serializable enum)
+    digests: list[tuple[str, int, list[tuple[str, int, str]]]] = field(default_factory=list)
     arch_names: dict[str, str] = field(default_factory=dict)
     extern_calls: bool = False
-    controller_headers: list[tuple[str, tuple[ast.Annotation, ...], list[tuple[str, int]]]] = field(
-        default_factory=list
-    )
+    controller_headers: list[
+        tuple[str, tuple[ast.Annotation, ...], list[tuple[str, int, str | None]]]
+    ] = field(default_factory=list)
     direct_actions: list[tuple[str, ast.ActionDecl]] = field(default_factory=list)
     serializable_enums: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)
+    # P4Runtime new types (`type` declarations): name -> (width, annotations)
+    newtypes: dict[str, tuple[int, tuple[ast.Annotation, ...]]] = field(default_factory=dict)
     value_sets: list[LValueSet] = field(default_factory=list)
 
 

@@ -16,6 +16,7 @@ from p4lite.compiler.diagnostics import Pos
 from p4lite.compiler.frontend import (
     Bits,
     BoolT,
+    EnumT,
     InfInt,
     width_of,
 )
@@ -32,6 +33,7 @@ from p4lite.compiler.ir import (
     PHeader,
     Place,
     PObj,
+    PStruct,
     PValue,
     UnsupportedError,
     Val,
@@ -611,6 +613,8 @@ class ControlLowering(ParserLowering):
             # another binding of the same action: a copy under a fresh name
             bmv2_name = self.fresh(bmv2_name)
         params: list[tuple[str, int]] = []
+        param_types: list[str] = []
+        param_enums: list[str] = []
         scope = dict(self.ctl_scope.scope) if self.ctl_scope is not None else {}
         scope.update(ctx.scope)
         if len(bound) > len(decl.params):
@@ -637,10 +641,21 @@ class ControlLowering(ParserLowering):
                 )
             w = width_of(t)
             params.append((p.name, w))
+            declared = p.type.name if p.type.kind == "name" else None
+            param_types.append(self.env.newtype_name(declared) or "")
+            param_enums.append(t.name if isinstance(t, EnumT) and t.base is not None else "")
             scope[p.name] = PValue(Val({"type": "runtime_data", "value": i}, t))
         prims: list[J] = []
         act = LAction(
-            bmv2_name, 0, params, prims, pos=decl.pos, annotations=decl.annotations, fq_p4=fq
+            bmv2_name,
+            0,
+            params,
+            prims,
+            pos=decl.pos,
+            annotations=decl.annotations,
+            fq_p4=fq,
+            param_types=tuple(param_types),
+            param_enums=tuple(param_enums),
         )
         self.action_cache[key] = act
         actx = Ctx(scope, in_action=True, prims=prims, control=ctx.control)
@@ -769,7 +784,9 @@ class ControlLowering(ParserLowering):
                 "algo": ext.mtype,
                 "input": [{"type": "field", "value": k.target} for k in sel_inputs],
             }
-            t.keys = [k for k in t.keys if k.p4_match != "selector"]
+        # selector keys feed the selector's hash, never the match (p4c drops
+        # them from a table with no action_selector as well)
+        t.keys = [k for k in t.keys if k.p4_match != "selector"]
         # keys that need computation (p4c's SimplifyKey) are evaluated into
         # temporaries by a hidden action that runs just before the table
         t.key_prims = tctx.prims or []
@@ -818,7 +835,28 @@ class ControlLowering(ParserLowering):
             tmp = self.temp(v.type)
             self.assign(tmp, None, ctx, k.pos, v)
             return LKey(mk, mk, name, ["scalars", tmp.name], width_of(v.type), m)
-        return LKey(mk, mk, name, v.json["value"], width_of(v.type), m)
+        return LKey(
+            mk,
+            mk,
+            name,
+            v.json["value"],
+            width_of(v.type),
+            m,
+            self.newtype_of(e, ctx) or "",
+            v.type.name if isinstance(v.type, EnumT) and v.type.base is not None else "",
+        )
+
+    def newtype_of(self, e: ast.Expr, ctx: Ctx) -> str | None:
+        """The P4Runtime new type a field expression is declared with, or None."""
+        if not isinstance(e, ast.Member):
+            return None
+        try:
+            base = self.place(e.expr, ctx)
+        except UnsupportedError:
+            return None
+        if not isinstance(base, (PHeader, PStruct)):
+            return None
+        return self.env.newtype_name(self.env.field_type_names.get((base.type.name, e.name)))
 
     def action_args(
         self, decl: ast.ActionDecl, ar: ast.ActionRef, ctx: Ctx, skip: int = 0

@@ -115,6 +115,9 @@ class ExprLowering(LowerBase):
                     case PHeader(name=hn, type=ht):
                         ft = ht.field(n)
                         if ft is None:
+                            nested = self.env.header_structs.get((ht.name, n))
+                            if nested is not None:
+                                return self.header_struct_place(hn, nested, n)
                             raise UnsupportedError(e.pos, f"header {ht.name!r} has no field {n!r}")
                         return PField(hn, n, ft)
                     case PUnion(members=m):
@@ -182,6 +185,16 @@ class ExprLowering(LowerBase):
                 return PHeader(f"{b.name}[{iv.const}]", b.type.elem)
             case _:
                 return PValue(self.rvalue(e, ctx))
+
+    def header_struct_place(self, hn: str, st: StructT, prefix: str) -> PStruct:
+        """A struct-typed header field: its members are the header's flattened fields."""
+        members: dict[str, Place] = {}
+        for n, ft in st.fields:
+            if isinstance(ft, StructT) and ft.kind == "struct":
+                members[n] = self.header_struct_place(hn, ft, f"{prefix}_{n}")
+            else:
+                members[n] = PField(hn, f"{prefix}_{n}", ft)
+        return PStruct(st, members)
 
     # ============================================================ expressions
     def as_data(self, v: Val) -> J:

@@ -88,6 +88,15 @@ def _overlap(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
     )
 
 
+def p4rt_type(t: Type) -> str:
+    """How P4Runtime types a digest field: '' (bit<W>), 'bool' or a serializable enum's name."""
+    if isinstance(t, BoolT):
+        return "bool"
+    if isinstance(t, EnumT) and t.base is not None:
+        return t.name
+    return ""
+
+
 class StmtLowering(ExprLowering):
     """Statements and actions to BMv2 primitives."""
 
@@ -905,10 +914,19 @@ class StmtLowering(ExprLowering):
                 self.out.learn_lists.append({"id": lid, "name": lname, "elements": fields})
                 st = self.env.types.get(t_name)
                 if isinstance(st, StructT):
-                    self.out.digests.append((lname, lid, [(n, width_of(t)) for n, t in st.fields]))
+                    self.out.digests.append(
+                        (lname, lid, [(n, width_of(t), p4rt_type(t)) for n, t in st.fields])
+                    )
                 else:
                     self.out.digests.append(
-                        (lname, lid, [(f"f{i}", width_of(v.type)) for i, v in enumerate(vals)])
+                        (
+                            lname,
+                            lid,
+                            [
+                                (f"f{i}", width_of(v.type), p4rt_type(v.type))
+                                for i, v in enumerate(vals)
+                            ],
+                        )
                     )
                 self.emit(
                     ctx,

@@ -53,6 +53,8 @@ class MidEnd(ControlLowering):
         for i, name in enumerate(env.errors):
             self.out.errors.append((name, i))
         for name, t in env.types.items():
+            if isinstance(t, (EnumT, StructT)) and t.name != name:
+                continue  # a typedef of an enum or struct: listed under its own name
             if (
                 isinstance(t, EnumT)
                 and t.base is None
@@ -69,12 +71,17 @@ class MidEnd(ControlLowering):
                 annos = env.struct_annos.get(name, ())
                 ch = ast.annotation_str(annos, "controller_header")
                 if ch is not None:
-                    fields = [(n, width_of(ft)) for n, ft in t.fields]
+                    fields = [
+                        (n, width_of(ft), env.newtype_name(env.field_type_names.get((name, n))))
+                        for n, ft in t.fields
+                    ]
                     self.out.controller_headers.append((ch, annos, fields))
             elif isinstance(t, EnumT) and t.base is not None:
                 self.out.serializable_enums.append(
                     (name, t.base.width, list(zip(t.members, t.values, strict=True)))
                 )
+        for name, annos in env.newtypes.items():
+            self.out.newtypes[name] = (width_of(env.types[name]), annos)
         blocks: list[ast.ParserDecl | ast.ControlDecl] = []
         for arg in main.args:
             e = arg.expr

@@ -152,11 +152,52 @@ def _explicit_id(annos: tuple[ast.Annotation, ...]) -> int | None:
     return None
 
 
+class _NewTypes:
+    """The P4Runtime new types a P4Info refers to, and their SDN widths."""
+
+    def __init__(self, low: Lowered) -> None:
+        self.declared = low.newtypes
+        self.used: set[str] = set()
+
+    def translation(self, name: str) -> tuple[str, int | None] | None:
+        """``(uri, sdn bitwidth or None for a string)`` of a translated type."""
+        a = ast.annotation(self.declared[name][1], "p4runtime_translation")
+        if a is None or len(a.args) < 2 or not isinstance(a.args[0], ast.StrLit):
+            return None
+        w = a.args[1]
+        return a.args[0].value, (w.value if isinstance(w, ast.IntLit) else None)
+
+    def use(self, name: str | None, width: int) -> tuple[str, int]:
+        """Record a reference to ``name``; its type name and P4Runtime bitwidth."""
+        if not name or name not in self.declared:
+            return "", width
+        self.used.add(name)
+        tr = self.translation(name)
+        if tr is not None and tr[1] is not None:
+            return name, tr[1]
+        return name, width
+
+    def fill(self, info: p4info_pb2.P4Info) -> None:
+        """The ``type_info.new_types`` entries of every referenced new type."""
+        for name in sorted(self.used):
+            spec = info.type_info.new_types[name]
+            tr = self.translation(name)
+            if tr is None:
+                spec.original_type.bitstring.bit.bitwidth = self.declared[name][0]
+            else:
+                spec.translated_type.uri = tr[0]
+                if tr[1] is None:
+                    spec.translated_type.sdn_string.SetInParent()
+                else:
+                    spec.translated_type.sdn_bitwidth = tr[1]
+
+
 def build(low: Lowered) -> p4info_pb2.P4Info:
     """Build the P4Info message."""
     info = p4info_pb2.P4Info()
     info.pkg_info.arch = "v1model"
     ids = IdAllocator()
+    newtypes = _NewTypes(low)
     tables: list[LTable] = [
         t
         for pl in low.pipelines
@@ -216,8 +257,10 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mf = pt.match_fields.add()
             mf.id = i
             mf.name = k.name
-            mf.bitwidth = k.width
+            type_name, mf.bitwidth = newtypes.use(k.type_name, k.width)
             mf.match_type = _MATCH[k.p4_match]
+            if type_name:
+                mf.type_name.name = type_name
         for act, annos in t.action_refs:
             if act.name not in action_ids:
                 continue
@@ -254,7 +297,10 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             pp = pa.params.add()
             pp.id = i
             pp.name = pname
-            pp.bitwidth = w
+            ptype = a.param_types[i - 1] if i <= len(a.param_types) else ""
+            type_name, pp.bitwidth = newtypes.use(ptype, w)
+            if type_name:
+                pp.type_name.name = type_name
     for e in externs:
         eid = extern_ids[e.name]
         match e.kind:
@@ -312,26 +358,41 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
         _fill_preamble(d.preamble, ids.assign("digest", dname), dname, alias[dname], ())
         d.type_spec.struct.name = dname
         st = info.type_info.structs[dname]
-        for fname, w in fields:
+        for fname, w, ftype in fields:
             mem = st.members.add()
             mem.name = fname
-            mem.type_spec.bitstring.bit.bitwidth = w
+            if ftype == "bool":
+                mem.type_spec.bool.SetInParent()
+            elif ftype:
+                mem.type_spec.serializable_enum.name = ftype
+            else:
+                mem.type_spec.bitstring.bit.bitwidth = w
+    # p4c lists the serializable enums that a match field, an action param or
+    # a digest refers to
+    enums_used = {k.enum_name for t in tables for k in t.keys}
+    enums_used |= {e for a in actions for e in a.param_enums}
+    enums_used |= {ft for _, _, fields in low.digests for _, _, ft in fields if ft != "bool"}
     for ename, base_w, members in low.serializable_enums:
+        if ename not in enums_used:
+            continue
         se = info.type_info.serializable_enums[ename]
         se.underlying_type.bitwidth = base_w
         for mname, val in members:
             mm = se.members.add()
             mm.name = mname
             mm.value = (val & ((1 << base_w) - 1)).to_bytes((base_w + 7) // 8, "big")
-    for hname, annos, fields in low.controller_headers:
+    for hname, annos, cfields in low.controller_headers:
         cpm = info.controller_packet_metadata.add()
         _fill_preamble(cpm.preamble, ids.assign("controller_header", hname), hname, hname, annos)
         cpm.preamble.annotations.insert(0, f'@controller_header("{hname}")')
-        for i, (fname, w) in enumerate(fields, start=1):
+        for i, (fname, w, mtype) in enumerate(cfields, start=1):
             md = cpm.metadata.add()
             md.id = i
             md.name = fname
-            md.bitwidth = w
+            type_name, md.bitwidth = newtypes.use(mtype, w)
+            if type_name:
+                md.type_name.name = type_name
+    newtypes.fill(info)
     if tables or actions or externs or low.digests or low.extern_calls or low.value_sets:
         info.type_info.SetInParent()
     return info

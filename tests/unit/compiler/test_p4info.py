@@ -97,3 +97,92 @@ def test_id_annotation_doc_and_controller_header(compile_text: Callable[[str], R
         (1, "ingress_port", 9),
         (2, "_pad", 7),
     ]
+
+
+def _v1(decls: str, ingress: str, headers: str = "h_t h;") -> str:
+    """A v1model program with ``decls`` at the top and ``ingress`` as the ingress body."""
+    return f"""
+#include <core.p4>
+#include <v1model.p4>
+{decls}
+struct headers_t {{ {headers} }}
+struct meta_t {{ bit<16> sel; }}
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
+    state start {{ pkt.extract(hdr.h); transition accept; }}
+}}
+control V(inout headers_t hdr, inout meta_t meta) {{ apply {{ }} }}
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
+{ingress}
+}}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{ apply {{ }} }}
+control C(inout headers_t hdr, inout meta_t meta) {{ apply {{ }} }}
+control D(packet_out pkt, in headers_t hdr) {{ apply {{ pkt.emit(hdr.h); }} }}
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+NEWTYPES = """
+typedef bit<32> addr_base_t;
+type addr_base_t addr_t;
+type addr_t addr2_t;
+@p4runtime_translation("example.org/port", 32) type bit<9> port_t;
+type bit<8> unused_t;
+header h_t { addr_t dst; addr2_t src; bit<8> x; }
+"""
+
+
+def test_new_types_name_keys_and_params(compile_text: Callable[[str], Result]) -> None:
+    ingress = """
+    action fwd(port_t p, addr_t a) { sm.egress_spec = (bit<9>)p; hdr.h.dst = a; }
+    table t { key = { hdr.h.dst : lpm; hdr.h.src : exact; hdr.h.x : exact; } actions = { fwd; } }
+    apply { t.apply(); }
+"""
+    info = compile_text(_v1(NEWTYPES, ingress)).p4info
+    keys = info.tables[0].match_fields
+    assert [(k.name, k.bitwidth, k.type_name.name) for k in keys] == [
+        ("hdr.h.dst", 32, "addr_t"),
+        ("hdr.h.src", 32, "addr2_t"),
+        ("hdr.h.x", 8, ""),
+    ]
+    fwd = next(a for a in info.actions if a.preamble.name == "I.fwd")
+    # a translated type has the width its @p4runtime_translation names
+    assert [(p.name, p.bitwidth, p.type_name.name) for p in fwd.params] == [
+        ("p", 32, "port_t"),
+        ("a", 32, "addr_t"),
+    ]
+    new_types = info.type_info.new_types
+    assert sorted(new_types) == ["addr2_t", "addr_t", "port_t"]  # only the referenced ones
+    assert new_types["addr2_t"].original_type.bitstring.bit.bitwidth == 32
+    assert new_types["port_t"].translated_type.uri == "example.org/port"
+    assert new_types["port_t"].translated_type.sdn_bitwidth == 32
+
+
+def test_serializable_enums_listed_only_when_referenced(
+    compile_text: Callable[[str], Result],
+) -> None:
+    decls = """
+enum bit<8> used_e { A = 1, B = 2 }
+enum bit<16> header_only_e { X = 0x800 }
+typedef used_e used_alias_t;
+header h_t { used_e k; header_only_e t; }
+"""
+    ingress = """
+    action a(used_alias_t v) { hdr.h.k = v; }
+    table t { key = { hdr.h.k : exact; } actions = { a; } }
+    apply { t.apply(); }
+"""
+    info = compile_text(_v1(decls, ingress)).p4info
+    assert list(info.type_info.serializable_enums) == ["used_e"]
+
+
+def test_selector_key_without_selector_is_dropped(compile_text: Callable[[str], Result]) -> None:
+    decls = "header h_t { bit<8> a; }"
+    ingress = """
+    action a() { }
+    table t { key = { hdr.h.a : exact; meta.sel : selector; } actions = { a; } size = 16; }
+    apply { t.apply(); }
+"""
+    result = compile_text(_v1(decls, ingress))
+    assert [k.name for k in result.p4info.tables[0].match_fields] == ["hdr.h.a"]
+    table = result.json["pipelines"][0]["tables"][0]
+    assert [k["name"] for k in table["key"]] == ["hdr.h.a"]

@@ -398,3 +398,46 @@ def test_runtime_stack_index_key_is_computed_and_keeps_its_name(compile_text: Co
     assert table["key"][0]["name"] == "hdr.s[meta.m].x"
     (prim,) = prims_of(res)
     assert prim["parameters"][1]["value"]["op"] == "access_field"
+
+
+def test_struct_fields_of_headers_are_flattened(compile_text: Compile) -> None:
+    text = """
+#include <core.p4>
+#include <v1model.p4>
+enum bit<8> kind_t { A = 1 }
+struct inner_t { bit<4> lo; bool flag; bit<3> pad; }
+struct pair_t { inner_t first; kind_t kind; }
+header h_t { bit<8> a; pair_t p; }
+struct headers_t { h_t h; }
+struct meta_t { pair_t copy; }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start { pkt.extract(hdr.h); transition accept; }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    action set() { hdr.h.p.first.lo = 4w3; }
+    table t { key = { hdr.h.p.first.flag : exact; } actions = { set; } }
+    apply {
+        t.apply();
+        meta.copy = hdr.h.p;
+        hdr.h.a = (bit<8>)meta.copy.first.lo;
+    }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+    result = compile_text(text)
+    h_t = next(h for h in result.json["header_types"] if h["name"] == "h_t")
+    assert h_t["fields"] == [
+        ["a", 8, False],
+        ["p_first_lo", 4, False],
+        ["p_first_flag", 1, False],
+        ["p_first_pad", 3, False],
+        ["p_kind", 8, False],
+    ]
+    key = result.p4info.tables[0].match_fields[0]
+    assert (key.name, key.bitwidth) == ("hdr.h.p.first.flag", 1)
+    table = result.json["pipelines"][0]["tables"][0]
+    assert table["key"][0]["target"] == ["h", "p_first_flag"]
