@@ -89,11 +89,17 @@ def _overlap(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
 
 
 def p4rt_type(t: Type) -> str:
-    """How P4Runtime types a digest field: '' (bit<W>), 'bool' or a serializable enum's name."""
-    if isinstance(t, BoolT):
-        return "bool"
-    if isinstance(t, EnumT) and t.base is not None:
-        return t.name
+    """How P4Runtime types a digest field: '' (bit<W>), 'bool', 'error',
+    'serenum:NAME' (a serializable enum) or 'enum:NAME'."""
+    match t:
+        case BoolT():
+            return "bool"
+        case ErrorT():
+            return "error"
+        case EnumT(name=n, base=None):
+            return f"enum:{n}"
+        case EnumT(name=n):
+            return f"serenum:{n}"
     return ""
 
 

@@ -363,15 +363,27 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mem.name = fname
             if ftype == "bool":
                 mem.type_spec.bool.SetInParent()
-            elif ftype:
-                mem.type_spec.serializable_enum.name = ftype
+            elif ftype == "error":
+                mem.type_spec.error.SetInParent()
+            elif ftype.startswith("serenum:"):
+                mem.type_spec.serializable_enum.name = ftype.split(":", 1)[1]
+            elif ftype.startswith("enum:"):
+                getattr(mem.type_spec, "enum").name = ftype.split(":", 1)[1]
             else:
                 mem.type_spec.bitstring.bit.bitwidth = w
     # p4c lists the serializable enums that a match field, an action param or
     # a digest refers to
     enums_used = {k.enum_name for t in tables for k in t.keys}
     enums_used |= {e for a in actions for e in a.param_enums}
-    enums_used |= {ft for _, _, fields in low.digests for _, _, ft in fields if ft != "bool"}
+    digest_types = {ft for _, _, fields in low.digests for _, _, ft in fields}
+    enums_used |= {ft.split(":", 1)[1] for ft in digest_types if ft.startswith("serenum:")}
+    for ename, members in low.enums:
+        if f"enum:{ename}" in digest_types:
+            en = info.type_info.enums[ename]
+            for mname, _ in sorted(members, key=lambda m: m[1]):
+                en.members.add().name = mname
+    if "error" in digest_types:
+        info.type_info.error.members.extend(n for n, _ in sorted(low.errors, key=lambda e: e[1]))
     for ename, base_w, members in low.serializable_enums:
         if ename not in enums_used:
             continue

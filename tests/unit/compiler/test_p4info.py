@@ -186,3 +186,26 @@ def test_selector_key_without_selector_is_dropped(compile_text: Callable[[str], 
     assert [k.name for k in result.p4info.tables[0].match_fields] == ["hdr.h.a"]
     table = result.json["pipelines"][0]["tables"][0]
     assert [k["name"] for k in table["key"]] == ["hdr.h.a"]
+
+
+def test_digest_members_typed_as_p4runtime_types(compile_text: Callable[[str], Result]) -> None:
+    decls = """
+enum kind_t { First, Second }
+enum bit<8> code_t { A = 28, B = 17 }
+error { Mine }
+header h_t { bit<8> a; }
+struct learn_t { bit<8> a; error e; kind_t k; code_t c; bool b; }
+"""
+    ingress = """
+    apply {
+        learn_t l = { hdr.h.a, error.Mine, kind_t.Second, code_t.B, true };
+        digest(1, l);
+    }
+"""
+    info = compile_text(_v1(decls, ingress)).p4info
+    members = info.type_info.structs["learn_t"].members
+    kinds = [m.type_spec.WhichOneof("type_spec") for m in members]
+    assert kinds == ["bitstring", "error", "enum", "serializable_enum", "bool"]
+    assert info.type_info.enums["kind_t"].members[1].name == "Second"
+    assert list(info.type_info.error.members)[-2:] == ["ParserInvalidArgument", "Mine"]
+    assert list(info.type_info.serializable_enums) == ["code_t"]
