@@ -368,7 +368,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             elif ftype.startswith("serenum:"):
                 mem.type_spec.serializable_enum.name = ftype.split(":", 1)[1]
             elif ftype.startswith("enum:"):
-                getattr(mem.type_spec, "enum").name = ftype.split(":", 1)[1]
+                mem.type_spec.enum.name = ftype.split(":", 1)[1]
             else:
                 mem.type_spec.bitstring.bit.bitwidth = w
     # p4c lists the serializable enums that a match field, an action param or
