@@ -8,7 +8,7 @@ controls and the `main` package instance, and checks what it can see here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 from p4lite.compiler import ast
 from p4lite.compiler.diagnostics import Pos, Sink
@@ -177,6 +177,28 @@ def type_str(t: Type) -> str:
             return type(t).__name__
 
 
+def _direct_apply_calls(node: object) -> list[tuple[str, Pos]]:
+    """The name and position of every `Name.apply(...)` call in a body, in order."""
+    out: list[tuple[str, Pos]] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (tuple, list)):
+            stack.extend(reversed(n))
+        elif isinstance(n, ast.Call):
+            callee = n.func
+            if (
+                isinstance(callee, ast.Member)
+                and callee.name == "apply"
+                and isinstance(callee.expr, ast.Name)
+            ):
+                out.append((callee.expr.name, callee.pos))
+            stack.extend((n.args, n.func))
+        elif is_dataclass(n) and not isinstance(n, (ast.TypeRef, Pos)):
+            stack.extend(getattr(n, fd.name) for fd in reversed(fields(n)))
+    return out
+
+
 # ---------------------------------------------------------------- environment
 
 
@@ -238,10 +260,38 @@ class FrontEnd:
             self.declare(d)
         for d in prog.decls:
             self.check_scopes(d)
+        self.instantiate_direct_calls()
         if self.env.main is None:
             where = prog.decls[-1].pos if prog.decls else Pos("<program>", 1, 1)
             self.sink.error(Pos(where.file, 1, 1, ""), "program has no 'main' package instance")
         return self.env
+
+    def instantiate_direct_calls(self) -> None:
+        """p4c's InstantiateDirectCalls: `C.apply(...)` on a control or parser type.
+
+        Each such type gets a local instance of its own name (p4c's instance
+        carries @name of the type), declared once per control or parser.
+        """
+        env = self.env
+        for name, decl in list(env.controls.items()) + list(env.parsers.items()):
+            taken = {p.name for p in decl.params}
+            taken |= {d.name for d in decl.locals if hasattr(d, "name")}
+            body = decl.body if isinstance(decl, ast.ControlDecl) else decl.states
+            types = env.controls if isinstance(decl, ast.ControlDecl) else env.parsers
+            extra: list[ast.Decl] = []
+            for tname, pos in _direct_apply_calls(body):
+                if tname in taken or tname not in types:
+                    continue
+                taken.add(tname)
+                extra.append(ast.Instance(pos, ast.TypeRef(pos, "name", tname), (), tname))
+            if not extra:
+                continue
+            new = replace(decl, locals=tuple(extra) + tuple(decl.locals))
+            if isinstance(new, ast.ControlDecl):
+                env.controls[name] = new
+            else:
+                env.parsers[name] = new
+            env.decl_order = [new if d is decl else d for d in env.decl_order]
 
     def check_scopes(self, d: ast.Decl) -> None:
         """Report names declared twice in one scope (parameters, locals, states, blocks)."""

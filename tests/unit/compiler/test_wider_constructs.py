@@ -441,3 +441,35 @@ V1Switch(P(), V(), I(), E(), C(), D()) main;
     assert (key.name, key.bitwidth) == ("hdr.h.p.first.flag", 1)
     table = result.json["pipelines"][0]["tables"][0]
     assert table["key"][0]["target"] == ["h", "p_first_flag"]
+
+
+def test_direct_invocation_of_control_and_parser_types(compile_text: Compile) -> None:
+    text = """
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; bit<8> b; }
+struct headers_t { h_t h; h_t g; }
+struct meta_t { }
+parser Sub(packet_in pkt, out h_t g) { state start { pkt.extract(g); transition accept; } }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start { pkt.extract(hdr.h); Sub.apply(pkt, hdr.g); transition accept; }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control Inner(inout headers_t hdr) {
+    action set(bit<8> v) { hdr.h.b = v; }
+    table t { key = { hdr.h.a : exact; } actions = { set; } }
+    apply { t.apply(); }
+}
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { Inner.apply(hdr); }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); pkt.emit(hdr.g); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+    result = compile_text(text)
+    assert [t.preamble.name for t in result.p4info.tables] == ["I.Inner.t"]
+    assert "I.Inner.set" in [a.preamble.name for a in result.p4info.actions]
+    ops = [op["op"] for st in result.json["parsers"][0]["parse_states"] for op in st["parser_ops"]]
+    assert ops.count("extract") == 2
