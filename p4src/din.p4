@@ -176,8 +176,11 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
     }
 
     /* ---------------------------------------------------------- policy */
-    action set_allowed(bit<64> allowed) {
+    /* Instances a tenant's data may reach (bit i = instance i): `allowed`
+     * for activations (stage >= 1), `allowed_raw` for raw inputs (stage 0). */
+    action set_allowed(bit<64> allowed, bit<64> allowed_raw) {
         meta.steer.allowed = allowed;
+        meta.steer.allowed_raw = allowed_raw;
     }
     table tenant_policy {
         key = {
@@ -185,8 +188,31 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             hdr.din.sensitivity : exact;
         }
         actions = { set_allowed; }
-        default_action = set_allowed(64w0xffffffffffffffff);
+        default_action = set_allowed(64w0xffffffffffffffff, 64w0xffffffffffffffff);
         size = 1024;
+    }
+
+    /* Destination address -> instance, for the policy gate. */
+    action set_dst_instance(bit<16> instance_id) {
+        meta.steer.dst_known = 1;
+        meta.steer.dst_instance = instance_id;
+    }
+    action dst_unknown() {
+        meta.steer.dst_known = 0;
+    }
+    table instance_addr {
+        key = { hdr.ipv4.dst_addr : exact; }
+        actions = { set_dst_instance; dst_unknown; }
+        default_action = dst_unknown();
+        size = 64;
+    }
+
+    action policy_drop() {
+        policy_drops.count((bit<32>)hdr.din.sensitivity);
+        drops.count(DROP_POLICY);
+        din_events.count(EV_POLICY_DROP);
+        mark_to_drop(sm);
+        meta.skip = 1;
     }
 
     apply {
@@ -538,12 +564,21 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
 
         /* ------------------------------------------ steering and policy */
         if (meta.skip == 0 && meta.do_recirc == 0 && hdr.din_vec.isValid()
-            && hdr.din.instance_id == 0
             && (hdr.din.msg_type == DIN_TYPE_REQUEST
                 || hdr.din.msg_type == DIN_TYPE_ESCALATION)) {
-            din_steer.apply();
-            if (meta.steer.hit == 1) {
-                instance_info.apply();
+            // The tenant's bitmap for what the packet carries now: stage 0 is
+            // the raw inputs (a request no layer has touched, or an escalation
+            // whose final layer was layer 0), any later stage activations.
+            tenant_policy.apply();
+            meta.steer.bitmap = meta.steer.allowed;
+            if (hdr.din.stage == 0) {
+                meta.steer.bitmap = meta.steer.allowed_raw;
+            }
+            if (hdr.din.instance_id == 0) {
+                din_steer.apply();
+                if (meta.steer.hit == 1) {
+                    instance_info.apply();
+                }
             }
             if (meta.steer.hit == 1) {
                 bit<16> chosen = meta.steer.instance_id;
@@ -559,8 +594,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
                     hdr.din.flags = hdr.din.flags | DIN_FLAG_FAILOVER;
                     din_events.count(EV_FAILOVER);
                 }
-                tenant_policy.apply();
-                bit<64> allowed = meta.steer.allowed;
+                bit<64> allowed = meta.steer.bitmap;
                 // Instances are 1..63: a larger id is never allowed.
                 if ((bit<32>)chosen >= MAX_INSTANCES
                     || ((allowed >> (bit<8>)chosen) & 1) == 0) {
@@ -573,11 +607,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
                         hdr.din.flags = hdr.din.flags | DIN_FLAG_POLICY;
                         din_events.count(EV_POLICY_RESTEER);
                     } else {
-                        policy_drops.count((bit<32>)hdr.din.sensitivity);
-                        drops.count(DROP_POLICY);
-                        din_events.count(EV_POLICY_DROP);
-                        drop();
-                        meta.skip = 1;
+                        policy_drop();
                     }
                 }
                 if (meta.skip == 0) {
@@ -588,6 +618,12 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
                     }
                     din_events.count(EV_STEERED);
                 }
+            } else if (meta.steer.bitmap != ALL_INSTANCES) {
+                // Not steered here (instance_id already set, no din_steer
+                // match, or an unknown instance): whatever destination it
+                // carries must be an instance the tenant may reach. Checked
+                // once the route is known; unrestricted tenants skip it.
+                meta.steer.gate = 1;
             }
         }
 
@@ -609,6 +645,15 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
                     sm.egress_spec = CPU_PORT;
                 } else {
                     drops.count(DROP_NO_ROUTE);
+                }
+            } else if (meta.steer.gate == 1 && sm.egress_spec != CPU_PORT) {
+                // Policy gate: the destination must be a known instance that
+                // the packet's bitmap allows (the controller is not gated).
+                instance_addr.apply();
+                if (meta.steer.dst_known == 0
+                    || (bit<32>)meta.steer.dst_instance >= MAX_INSTANCES
+                    || ((meta.steer.bitmap >> (bit<8>)meta.steer.dst_instance) & 1) == 0) {
+                    policy_drop();
                 }
             }
         }

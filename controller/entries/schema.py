@@ -110,7 +110,9 @@ def _actions() -> dict[str, ActionSpec]:
             (("addr", 32), ("backup_id", 16), ("backup_addr", 32), ("stale_after_us", 48)),
         ),
         ActionSpec("MyIngress.instance_unknown"),
-        ActionSpec("MyIngress.set_allowed", (("allowed", 64),)),
+        ActionSpec("MyIngress.set_allowed", (("allowed", 64), ("allowed_raw", 64))),
+        ActionSpec("MyIngress.set_dst_instance", (("instance_id", 16),)),
+        ActionSpec("MyIngress.dst_unknown"),
         ActionSpec(CLS + "set_classifier", (("cls_model", 8),)),
         ActionSpec(CLS + "classifier_off"),
         ActionSpec(CLS + "tree_vote", tuple((f"s{c}", 8) for c in range(NUM_CLASSES))),
@@ -189,6 +191,12 @@ def _tables() -> dict[str, TableSpec]:
             ),
             ("MyIngress.set_allowed",),
             1024,
+        ),
+        TableSpec(
+            "MyIngress.instance_addr",
+            (KeyField("hdr.ipv4.dst_addr", "exact", 32),),
+            ("MyIngress.set_dst_instance", "MyIngress.dst_unknown"),
+            64,
         ),
         TableSpec(
             CLS + "classifier_phase",

@@ -342,13 +342,19 @@ def classify(sim: TableSim, features: Sequence[int]) -> ClassifyResult:
 
 MASK48 = (1 << 48) - 1
 MAX_INSTANCES = 64
+ALL_INSTANCES = (1 << 64) - 1  # tenant_policy's default: nothing to check
+CPU_PORT = 255
 FLAG_FAILOVER = 0x02
 FLAG_POLICY = 0x04
 
 
 @dataclass(frozen=True, slots=True)
 class SteerResult:
-    """Steering of one request: the instance, its address, flags added, or a drop."""
+    """A request or escalation after steering and policy: where it goes, flags added, or a drop.
+
+    ``steered``: din_steer and instance_info chose the instance here; else
+    ``instance_id`` and ``addr`` are the packet's own (the policy gate's case).
+    """
 
     steered: bool
     instance_id: int = 0
@@ -392,6 +398,40 @@ def _selected_action(sim: TableSim, entry: TableEntry, pick: int) -> Hit:
     return Hit(member.action, dict(member.params), entry)
 
 
+def policy_bitmap(sim: TableSim, tenant_id: int, sensitivity: int, stage: int) -> int:
+    """tenant_policy's bitmap for a packet at ``stage``: ``allowed_raw`` at 0, else ``allowed``."""
+    pol = sim.apply(
+        "MyIngress.tenant_policy",
+        {"hdr.din.tenant_id": tenant_id, "hdr.din.sensitivity": sensitivity},
+        "MyIngress.set_allowed",
+    )
+    return pol.params.get("allowed_raw" if stage == 0 else "allowed", ALL_INSTANCES)
+
+
+def gate_allows(sim: TableSim, bitmap: int, dst_addr: int) -> bool:
+    """Whether din.p4's policy gate lets a packet that was not steered leave for ``dst_addr``.
+
+    Not checked: an unrestricted bitmap, a packet with no route (it goes to
+    the CPU port) or routed to the CPU port. Otherwise the destination must
+    be an instance (``instance_addr``) whose bit is set. The TTL check that
+    comes before the route is not modelled.
+    """
+    if bitmap == ALL_INSTANCES:
+        return True
+    route = sim.lookup("MyIngress.ipv4_lpm", {"hdr.ipv4.dst_addr": dst_addr})
+    if route is None or (
+        route.action == "MyIngress.ipv4_forward" and route.param_dict()["port"] == CPU_PORT
+    ):
+        return True
+    dst = sim.apply(
+        "MyIngress.instance_addr", {"hdr.ipv4.dst_addr": dst_addr}, "MyIngress.dst_unknown"
+    )
+    if dst.action != "MyIngress.set_dst_instance":
+        return False
+    inst = dst.params["instance_id"]
+    return inst < MAX_INSTANCES and bool(bitmap >> inst & 1)
+
+
 def steer(
     sim: TableSim,
     model_id: int,
@@ -403,38 +443,61 @@ def steer(
     sensitivity: int = 0,
     now_us: int = 0,
     last_seen: Mapping[int, int] | None = None,
+    instance_id: int = 0,
+    dst_addr: int = 0,
 ) -> SteerResult:
-    """din_steer, instance_info, failover and tenant_policy as din.p4 runs them.
+    """Steering and tenant policy as din.p4 runs them on a packet about to be forwarded.
 
-    The selector's hash is not modelled: ``pick`` chooses member ``pick % size``
-    of the group.
+    ``stage`` is the packet's after this switch's layers (0: raw inputs).
+    ``instance_id`` 0: din_steer, instance_info, failover and the policy
+    check with re-steer to the backup; a packet steered upstream
+    (``instance_id`` set) or not matched goes through the policy gate for
+    ``dst_addr`` (see :func:`gate_allows`). The selector's hash is not
+    modelled: ``pick`` chooses member ``pick % size`` of the group.
     """
-    seen_at = last_seen or {}
-    keys = {"hdr.din.model_id": model_id, "hdr.din.msg_type": msg_type, "hdr.din.stage": stage}
+    unchanged = SteerResult(False, instance_id, dst_addr)
+    if msg_type not in (MSG_REQUEST, MSG_ESCALATION):
+        return unchanged
+    allowed = policy_bitmap(sim, tenant_id, sensitivity, stage)
+    if instance_id == 0:
+        keys = {"hdr.din.model_id": model_id, "hdr.din.msg_type": msg_type, "hdr.din.stage": stage}
+        steered = _steer_here(sim, keys, pick=pick, allowed=allowed, now_us=now_us, seen=last_seen)
+        if steered is not None:
+            return steered
+    if not gate_allows(sim, allowed, dst_addr):
+        return SteerResult(False, instance_id, dst_addr, dropped=True)
+    return unchanged
+
+
+def _steer_here(
+    sim: TableSim,
+    keys: Mapping[str, int],
+    *,
+    pick: int,
+    allowed: int,
+    now_us: int,
+    seen: Mapping[int, int] | None,
+) -> SteerResult | None:
+    """din_steer with failover and the policy check; None when nothing was steered."""
+    seen_at = seen or {}
     entry = sim.lookup("MyIngress.din_steer", keys)
     if entry is None:
-        return SteerResult(False)
+        return None
     hit = _selected_action(sim, entry, pick)
     if hit.action != "MyIngress.set_instance":
-        return SteerResult(False)
+        return None
     chosen = hit.params["instance_id"]
     info = sim.apply(
         "MyIngress.instance_info", {"meta.steer.instance_id": chosen}, "MyIngress.instance_unknown"
     )
     if info.action != "MyIngress.set_instance_info":
-        return SteerResult(False)
+        return None
     addr, backup = info.params["addr"], info.params["backup_id"]
     stale = info.params["stale_after_us"]
     flags = 0
-    seen = seen_at.get(chosen, 0) if chosen < MAX_INSTANCES else 0
-    if stale != 0 and backup != 0 and (now_us - seen) & MASK48 > stale:
+    last = seen_at.get(chosen, 0) if chosen < MAX_INSTANCES else 0
+    if stale != 0 and backup != 0 and (now_us - last) & MASK48 > stale:
         chosen, addr, flags = backup, info.params["backup_addr"], flags | FLAG_FAILOVER
-    pol = sim.apply(
-        "MyIngress.tenant_policy",
-        {"hdr.din.tenant_id": tenant_id, "hdr.din.sensitivity": sensitivity},
-        "MyIngress.set_allowed",
-    )
-    allowed = pol.params.get("allowed", (1 << 64) - 1)
     if chosen >= MAX_INSTANCES or not allowed >> chosen & 1:
         if backup not in (0, chosen) and backup < MAX_INSTANCES and allowed >> backup & 1:
             chosen, addr = backup, info.params["backup_addr"]

@@ -2,7 +2,8 @@
 
 Tables: din_steer (action selector ``instance_selector``: members
 ``set_instance``, one group per service, weighted by repeating members),
-instance_info, tenant_policy, ipv4_lpm, class_qos. Pure: imports the standard
+instance_info and instance_addr (an instance by id, and by address for the
+policy gate), tenant_policy, ipv4_lpm, class_qos. Pure: imports the standard
 library and this package only.
 """
 
@@ -57,11 +58,21 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Tenant policy: requests of (tenant, sensitivity) may go to ``allowed`` instances."""
+    """Tenant policy: the instances requests of (tenant, sensitivity) may reach.
+
+    ``allowed`` holds for activations (stage >= 1), ``allowed_raw`` for raw
+    inputs (stage 0); None: the same as ``allowed``.
+    """
 
     tenant_id: int
     sensitivity: int
     allowed: tuple[int, ...]
+    allowed_raw: tuple[int, ...] | None = None
+
+    @property
+    def raw(self) -> tuple[int, ...]:
+        """The instances allowed for raw inputs."""
+        return self.allowed if self.allowed_raw is None else self.allowed_raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +107,34 @@ def member_id(instance_id: int, copy: int) -> int:
 
 
 def instance_entries(instances: Sequence[Instance]) -> list[TableEntry]:
-    """instance_info entries; a backup must be another instance of the plan."""
+    """instance_info rows, then instance_addr rows (address -> instance, one instance each).
+
+    A backup must be another instance of the plan.
+    """
     by_id: dict[int, Instance] = {}
+    by_addr: dict[int, int] = {}
+    addr_rows = []
     for inst in instances:
         _check_id(inst.instance_id, "instance")
         if inst.instance_id in by_id:
             raise EntriesError(f"instance {inst.instance_id!r} given twice")
         by_id[inst.instance_id] = inst
+        where = f"instance {inst.instance_id}"
+        addr = ipv4(inst.addr, f"{where} address")
+        if addr in by_addr:
+            raise EntriesError(
+                f"{where}: address {inst.addr!r}: also the address of instance "
+                f"{by_addr[addr]}: expected one instance per address"
+            )
+        by_addr[addr] = inst.instance_id
+        addr_rows.append(
+            TableEntry(
+                "MyIngress.instance_addr",
+                (("hdr.ipv4.dst_addr", Exact(addr)),),
+                "MyIngress.set_dst_instance",
+                (("instance_id", inst.instance_id),),
+            )
+        )
     out = []
     for inst in instances:
         where = f"instance {inst.instance_id}"
@@ -130,7 +162,7 @@ def instance_entries(instances: Sequence[Instance]) -> list[TableEntry]:
                 ),
             )
         )
-    return out
+    return [*out, *addr_rows]
 
 
 def repeats(weights: Sequence[tuple[int, int]], where: str) -> list[tuple[int, int]]:
@@ -202,17 +234,25 @@ def service_entries(services: Sequence[Service]) -> list[Entity]:
     return [*(members[m] for m in sorted(members)), *groups, *entries]
 
 
+def _bitmap(instances: Sequence[int], where: str) -> int:
+    bitmap = 0
+    for inst in instances:
+        _check_id(inst, where)
+        bitmap |= 1 << inst
+    return bitmap
+
+
 def policy_entries(policies: Sequence[Policy]) -> list[TableEntry]:
     """tenant_policy: 64-bit bitmaps of allowed instances (bit i = instance i)."""
     out = []
+    seen: set[tuple[int, int]] = set()
     for p in policies:
         where = f"policy of tenant {p.tenant_id} sensitivity {p.sensitivity}"
         if not 0 <= p.tenant_id <= 0xFFFF or not 0 <= p.sensitivity <= 0xFF:
             raise EntriesError(f"{where}: expected tenant 0..65535 and sensitivity 0..255")
-        bitmap = 0
-        for inst in p.allowed:
-            _check_id(inst, where)
-            bitmap |= 1 << inst
+        if (p.tenant_id, p.sensitivity) in seen:
+            raise EntriesError(f"{where}: given twice: expected one per (tenant, sensitivity)")
+        seen.add((p.tenant_id, p.sensitivity))
         out.append(
             TableEntry(
                 "MyIngress.tenant_policy",
@@ -221,7 +261,10 @@ def policy_entries(policies: Sequence[Policy]) -> list[TableEntry]:
                     ("hdr.din.sensitivity", Exact(p.sensitivity)),
                 ),
                 "MyIngress.set_allowed",
-                (("allowed", bitmap),),
+                (
+                    ("allowed", _bitmap(p.allowed, f"{where}: allowed")),
+                    ("allowed_raw", _bitmap(p.raw, f"{where}: allowed_raw")),
+                ),
             )
         )
     return out

@@ -48,6 +48,8 @@ const bit<8>  IAT_EWMA_SHIFT  = 3;
 
 /* Instances are numbered 1..63 (bit i of a policy bitmap = instance i). */
 const bit<32> MAX_INSTANCES   = 64;
+/* A tenant_policy bitmap that allows everything (the default): nothing to gate. */
+const bit<64> ALL_INSTANCES   = 0xffffffffffffffff;
 /* Longest chain of recirculations for one request at one switch. */
 const bit<8>  MAX_PASSES      = 16;
 
@@ -327,7 +329,12 @@ struct steer_meta_t {
     bit<16> backup_id;
     bit<32> backup_addr;
     bit<48> stale_after_us;  // 0: never stale
-    bit<64> allowed;         // bit i: instance i allowed for the tenant
+    bit<64> allowed;         // tenant_policy: instances allowed for activations (bit i)
+    bit<64> allowed_raw;     // tenant_policy: instances allowed for raw inputs (bit i)
+    bit<64> bitmap;          // the one of the two that applies to this packet
+    bit<1>  gate;            // not steered here and restricted: check the destination
+    bit<1>  dst_known;       // instance_addr hit
+    bit<16> dst_instance;    // the instance at hdr.ipv4.dst_addr
 }
 
 struct metadata_t {

@@ -1,8 +1,9 @@
-"""Steering plan -> din_steer members/groups, instance_info, tenant_policy, ipv4_lpm,
-class_qos; and the steering simulator (failover, policy)."""
+"""Steering plan -> din_steer members/groups, instance_info, instance_addr, tenant_policy,
+ipv4_lpm, class_qos; and the steering simulator (failover, policy by stage, the gate)."""
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections import Counter
 
@@ -10,7 +11,15 @@ import pytest
 
 from controller.entries.errors import EntriesError
 from controller.entries.schema import check_entries
-from controller.entries.simulator import TableSim, crc16, selector_hash, steer
+from controller.entries.simulator import (
+    SteerResult,
+    TableSim,
+    crc16,
+    gate_allows,
+    policy_bitmap,
+    selector_hash,
+    steer,
+)
 from controller.entries.steering import (
     Instance,
     Plan,
@@ -42,8 +51,13 @@ def plan() -> Plan:
             Service(7, ((1, 4), (2, 2))),
             Service(8, ((3, 1),), ((3, 2),)),
         ),
-        policies=(Policy(5, 2, (2, 3)), Policy(6, 0, ())),
-        routes=(Route("10.0.2.0/24", "08:00:00:00:02:22", "08:00:00:00:01:00", 2),),
+        policies=(Policy(5, 2, (2, 3)), Policy(6, 0, ()), Policy(7, 1, (1, 2, 3), (2,))),
+        routes=(
+            Route("10.0.2.0/24", "08:00:00:00:02:22", "08:00:00:00:01:00", 2),
+            Route("10.0.3.0/24", "08:00:00:00:03:33", "08:00:00:00:01:00", 3),
+            Route("10.0.4.0/24", "08:00:00:00:04:44", "08:00:00:00:01:00", 4),
+            Route("10.9.9.9/32", "08:00:00:00:09:99", "08:00:00:00:01:00", 255),  # the CPU
+        ),
         qos={1: 46},
     )
 
@@ -98,9 +112,19 @@ def test_plan_golden_entities() -> None:
             2,
         ),
     ]
+    addrs = [e for e in ents if isinstance(e, TableEntry) and e.table == "MyIngress.instance_addr"]
+    assert [(e.match, e.action, e.params) for e in addrs] == [
+        ((("hdr.ipv4.dst_addr", Exact(a)),), "MyIngress.set_dst_instance", (("instance_id", i),))
+        for i, a in ((1, A), (2, B), (3, C))
+    ]
     pol = [e for e in ents if isinstance(e, TableEntry) and e.table.endswith("tenant_policy")]
-    assert [e.param_dict()["allowed"] for e in pol] == [0b1100, 0]
-    (route,) = [e for e in ents if isinstance(e, TableEntry) and e.table.endswith("ipv4_lpm")]
+    # Without allowed_raw a policy holds for raw inputs too.
+    assert [e.param_dict() for e in pol] == [
+        {"allowed": 0b1100, "allowed_raw": 0b1100},
+        {"allowed": 0, "allowed_raw": 0},
+        {"allowed": 0b1110, "allowed_raw": 0b0100},
+    ]
+    route = next(e for e in ents if isinstance(e, TableEntry) and e.table.endswith("ipv4_lpm"))
     assert route.match == (("hdr.ipv4.dst_addr", Lpm(0x0A000200, 24)),)
     assert route.param_dict() == {"dst_mac": 0x080000000222, "src_mac": 0x080000000100, "port": 2}
     # Members come before the groups that use them, groups before din_steer entries.
@@ -133,6 +157,50 @@ def test_simulated_steering_weights_failover_policy() -> None:
     assert steer(sim, 7, 1, 0, pick=2, tenant_id=6).dropped
     esc = steer(sim, 8, 3, 2, tenant_id=5, sensitivity=2)
     assert (esc.instance_id, esc.addr, esc.flags) == (3, C, 0)
+
+
+def test_simulated_policy_picks_the_bitmap_by_stage() -> None:
+    sim = TableSim(plan_entries(plan()))
+    assert policy_bitmap(sim, 7, 1, 0) == 0b0100
+    assert policy_bitmap(sim, 7, 1, 1) == policy_bitmap(sim, 7, 1, 200) == 0b1110
+    assert policy_bitmap(sim, 7, 2, 0) == (1 << 64) - 1  # no row: everything
+    # Raw inputs steered to 1 go to its backup 2; activations stay on 1.
+    raw = steer(sim, 7, 1, 0, tenant_id=7, sensitivity=1)
+    assert (raw.instance_id, raw.addr, raw.flags) == (2, B, 0x04)
+    act = Service(7, ((1, 1),), ((1, 1),))
+    sim_act = TableSim(plan_entries(dataclasses.replace(plan(), services=(act,))))
+    kept = steer(sim_act, 7, 1, 1, tenant_id=7, sensitivity=1)
+    assert (kept.instance_id, kept.addr, kept.flags) == (1, A, 0)
+    # An escalation at stage 0 carries raw inputs: instance 3 is not allowed and has
+    # backup 1, which is not allowed either.
+    esc = Service(8, ((3, 1),), ((3, 0),))
+    sim_esc = TableSim(plan_entries(dataclasses.replace(plan(), services=(esc,))))
+    assert steer(sim_esc, 8, 3, 0, tenant_id=7, sensitivity=1).dropped
+
+
+@pytest.mark.parametrize(
+    ("dst", "stage", "instance_id", "tenant", "dropped"),
+    [
+        (C, 0, 3, 7, True),  # forged instance_id, raw inputs to a disallowed instance
+        (C, 0, 0, 7, True),  # no din_steer match for model 9: the same gate
+        (0x0A000277, 0, 0, 7, True),  # routed, but no instance there
+        (B, 0, 3, 7, False),  # the allowed instance, whatever instance_id says
+        (C, 1, 3, 7, False),  # activations may go to 3
+        (0x0A000277, 1, 0, 7, True),  # ... but only to a known instance
+        (C, 0, 3, 0, False),  # tenant 0 has no row: not gated
+        (0x0A090909, 0, 0, 7, False),  # routed to the CPU port
+        (0x0A080808, 0, 0, 7, False),  # no route: punted to the CPU
+    ],
+)
+def test_simulated_policy_gate(
+    dst: int, stage: int, instance_id: int, tenant: int, dropped: bool
+) -> None:
+    sim = TableSim(plan_entries(plan()))
+    got = steer(
+        sim, 9, 1, stage, tenant_id=tenant, sensitivity=1, instance_id=instance_id, dst_addr=dst
+    )
+    assert got == SteerResult(False, instance_id, dst, dropped=dropped)
+    assert gate_allows(sim, policy_bitmap(sim, tenant, 1, stage), dst) is not dropped
 
 
 def test_repeats_divide_by_gcd() -> None:
@@ -179,6 +247,7 @@ def test_bad_services(service: Service, message: str) -> None:
         ((Instance(1, "10.0.0.1", stale_after_us=1 << 48),), "stale_after_us"),
         ((Instance(1, "10.0.0.300"),), "'10.0.0.300'"),
         ((Instance(1, -1),), "-1"),
+        ((Instance(1, "10.0.0.1"), Instance(2, 0x0A000001)), "also the address of instance 1"),
     ],
 )
 def test_bad_instances(instances: tuple[Instance, ...], message: str) -> None:
@@ -204,8 +273,12 @@ def test_bad_routes(route: Route, message: str) -> None:
 def test_bad_policies_and_unknown_service_instance() -> None:
     with pytest.raises(EntriesError, match="sensitivity 300"):
         policy_entries([Policy(1, 300, ())])
-    with pytest.raises(EntriesError, match="instance id 64"):
+    with pytest.raises(EntriesError, match="allowed: instance id 64"):
         policy_entries([Policy(1, 1, (64,))])
+    with pytest.raises(EntriesError, match="allowed_raw: instance id 0"):
+        policy_entries([Policy(1, 1, (1,), (0,))])
+    with pytest.raises(EntriesError, match="tenant 1 sensitivity 1: given twice"):
+        policy_entries([Policy(1, 1, (1,)), Policy(1, 1, (2,))])
     with pytest.raises(EntriesError, match="instance 9"):
         plan_entries(Plan(instances=(Instance(1, 1),), services=(Service(1, ((9, 1),)),)))
 

@@ -208,14 +208,139 @@ def test_unconfident_last_layer_escalates_to_the_steered_instance(rig: Rig) -> N
     [(port, msg, dst)] = rig.din(1, frame)
     assert (port, dst, msg.header.instance_id, msg.header.flags) == (2, "10.0.2.6", 6, 0x02)
 
-    policy = rig.add("MyIngress.tenant_policy", [Ex(0), Ex(0)], "MyIngress.set_allowed", 1 << 5)
+    # The escalation carries activations (stage 1): the first bitmap is the one checked.
+    policy = rig.add("MyIngress.tenant_policy", [Ex(0), Ex(0)], "MyIngress.set_allowed", 1 << 5, 0)
     assert rig.din(1, frame) == []  # the backup is not allowed either: dropped
     assert rig.sw.counter_read("MyIngress.policy_drops", 0).packets == 1
 
     rig.now -= 1_000_000
-    rig.sw.modify_entry("MyIngress.tenant_policy", policy, Act("MyIngress.set_allowed", (1 << 6,)))
+    allow_6 = Act("MyIngress.set_allowed", (1 << 6, 0))
+    rig.sw.modify_entry("MyIngress.tenant_policy", policy, allow_6)
     [(port, msg, dst)] = rig.din(1, frame)
     assert (port, dst, msg.header.instance_id, msg.header.flags) == (2, "10.0.2.6", 6, 0x04)
+
+
+# Tenant 7 at sensitivity 1: raw inputs to instance 2 (10.0.2.2, on premises) only,
+# activations to 2 or 3 (10.0.3.3, the cloud).
+PREMISES, CLOUD = "10.0.2.2", "10.0.3.3"
+
+
+def _policy(rig: Rig) -> None:
+    rig.add("MyIngress.instance_addr", [Ex(_ip(PREMISES))], "MyIngress.set_dst_instance", 2)
+    rig.add("MyIngress.instance_addr", [Ex(_ip(CLOUD))], "MyIngress.set_dst_instance", 3)
+    rig.add("MyIngress.tenant_policy", [Ex(7), Ex(1)], "MyIngress.set_allowed", 0b1100, 0b0100)
+
+
+def _din_to(
+    dst: str,
+    *,
+    tenant: int = 7,
+    stage: int = 0,
+    instance_id: int = 0,
+    vector: list[int] | None = None,
+) -> bytes:
+    ep = Endpoints(CLIENT.src_mac, CLIENT.dst_mac, CLIENT.src_ip, dst, 40000, 7350)
+    header = DinHeader(
+        model_id=MODEL,
+        model_version=VERSION,
+        stage=stage,
+        tenant_id=tenant,
+        sensitivity=1,
+        instance_id=instance_id,
+        request_id=9,
+    )
+    return udp_frame(ep, encode(header, vector or [7] * 16))
+
+
+def _policy_drops(rig: Rig) -> tuple[int, int, int]:
+    """policy_drops[1], drops[DROP_POLICY], din_events[EV_POLICY_DROP]."""
+    return (
+        rig.sw.counter_read("MyIngress.policy_drops", 1).packets,
+        rig.sw.counter_read("MyIngress.drops", 3).packets,
+        rig.sw.counter_read("MyIngress.din_events", 7).packets,
+    )
+
+
+def test_raw_inputs_not_steered_here_never_reach_a_disallowed_instance(rig: Rig) -> None:
+    _policy(rig)
+    # instance_id forged by the client (or set upstream): not steered, gated.
+    assert rig.din(1, _din_to(CLOUD, instance_id=3)) == []
+    assert _policy_drops(rig) == (1, 1, 1)
+    # No din_steer entry at all: gated the same way.
+    assert rig.din(1, _din_to(CLOUD)) == []
+    # Routed, but not an instance: unknown destination.
+    assert rig.din(1, _din_to("10.0.2.77")) == []
+    assert _policy_drops(rig) == (3, 3, 3)
+    # The premises instance is allowed, whatever instance_id says.
+    [(port, msg, dst)] = rig.din(1, _din_to(PREMISES, instance_id=3))
+    assert (port, dst, msg.header.instance_id, msg.header.stage) == (2, PREMISES, 3, 0)
+    assert _policy_drops(rig) == (3, 3, 3)
+    assert rig.sw.counter_read("MyIngress.instance_requests", 2).packets == 0  # not steered
+
+
+def test_activations_of_the_same_tenant_may_go_to_the_cloud(rig: Rig) -> None:
+    _policy(rig)
+    for instance_id in (0, 3):
+        [(port, msg, dst)] = rig.din(1, _din_to(CLOUD, stage=1, instance_id=instance_id))
+        assert (port, dst, msg.header.instance_id) == (3, CLOUD, instance_id)
+    assert rig.din(1, _din_to("10.0.3.77", stage=1)) == []  # still a known instance only
+    assert _policy_drops(rig) == (1, 1, 1)
+
+
+def test_a_layer_computed_here_turns_raw_inputs_into_activations(rig: Rig) -> None:
+    x, h, _y, _frame = _two_layers(rig)
+    _policy(rig)
+    _role(rig, 0, 0)  # FORWARD: layer 0 here, then on to the destination
+    [(port, msg, dst)] = rig.din(1, _din_to(CLOUD, instance_id=3, vector=x.tolist()))
+    assert (port, dst, msg.header.stage) == (3, CLOUD, 1)
+    assert list(msg.vector or ()) == h.tolist()
+    assert _policy_drops(rig) == (0, 0, 0)
+
+
+def test_unrestricted_tenants_and_the_cpu_are_not_gated(rig: Rig) -> None:
+    _policy(rig)
+    unknown = rig.add("MyIngress.instance_addr", [Ex(_ip("10.0.3.9"))], "MyIngress.dst_unknown")
+    # Tenant 0 has no row: all ones, so no instance_addr lookup (its hit count stays 0).
+    [(port, _msg, dst)] = rig.din(1, _din_to("10.0.3.9", tenant=0, instance_id=9))
+    assert (port, dst) == (3, "10.0.3.9")
+    assert rig.sw.read_direct_counter("MyIngress.instance_addr", unknown).packets == 0
+    assert rig.din(1, _din_to("10.0.3.9")) == []  # tenant 7: looked up, unknown, dropped
+    assert rig.sw.read_direct_counter("MyIngress.instance_addr", unknown).packets == 1
+    # No route: the request goes to the controller (packet-in reason 2), not gated.
+    [(port, raw_in)] = rig.sw.process(1, _din_to("10.0.9.9"))
+    assert port == 255 and raw_in[2] == 2
+    # A route to the CPU port is not gated either.
+    rig.add("MyIngress.ipv4_lpm", [core.LpmMatch(_ip("10.0.8.8"), 32)], "MyIngress.ipv4_forward",
+            1, 2, 255)  # fmt: skip
+    [(port, _)] = rig.sw.process(1, _din_to("10.0.8.8"))
+    assert port == 255
+    assert _policy_drops(rig) == (1, 1, 1)
+
+
+def test_steering_checks_the_raw_bitmap_and_re_steers_to_an_allowed_backup(rig: Rig) -> None:
+    _policy(rig)
+    rig.sw.add_member("MyIngress.instance_selector", 1, Act("MyIngress.set_instance", (3,)))
+    rig.sw.add_group("MyIngress.instance_selector", 1, [1])
+    for stage in (0, 1):
+        rig.sw.add_entry("MyIngress.din_steer", [Ex(MODEL), Ex(1), Ex(stage)], core.GroupRef(1))
+    info = rig.add(
+        "MyIngress.instance_info", [Ex(3)], "MyIngress.set_instance_info",
+        _ip(CLOUD), 2, _ip(PREMISES), 0,
+    )  # fmt: skip
+    # Raw inputs: the cloud instance is not allowed, its premises backup is.
+    [(port, msg, dst)] = rig.din(1, _din_to("10.0.0.1"))
+    assert (port, dst, msg.header.instance_id, msg.header.flags) == (2, PREMISES, 2, 0x04)
+    assert rig.sw.counter_read("MyIngress.din_events", 6).packets == 1  # EV_POLICY_RESTEER
+    # Activations: the cloud instance is allowed.
+    [(port, msg, dst)] = rig.din(1, _din_to("10.0.0.1", stage=1))
+    assert (port, dst, msg.header.instance_id, msg.header.flags) == (3, CLOUD, 3, 0)
+    # No backup: raw inputs are dropped and counted.
+    no_backup = Act("MyIngress.set_instance_info", (_ip(CLOUD), 0, 0, 0))
+    rig.sw.modify_entry("MyIngress.instance_info", info, no_backup)
+    assert rig.din(1, _din_to("10.0.0.1")) == []
+    assert _policy_drops(rig) == (1, 1, 1)
+    assert rig.sw.counter_read("MyIngress.instance_requests", 2).packets == 1
+    assert rig.sw.counter_read("MyIngress.instance_requests", 3).packets == 1
 
 
 def test_exit_head_answers_when_confident_else_forwards_the_hidden_layer(rig: Rig) -> None:
