@@ -720,8 +720,9 @@ def _status_text(r: dict[str, Any]) -> str:
             )
         for pol in steering["policies"]:
             lines.append(
-                f"  tenant {pol['tenant']} sensitivity {pol['sensitivity']} -> "
-                f"instances {pol['allowed'] or 'none'}"
+                f"  tenant {pol['tenant']} sensitivity {pol['sensitivity']} -> raw inputs to "
+                f"instances {pol['allowed_raw'] or 'none'}, activations to "
+                f"{pol['allowed'] or 'none'}"
             )
     return "\n".join(lines)
 

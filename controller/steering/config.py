@@ -19,6 +19,9 @@ It can be written as JSON (:func:`load_config`, :func:`config_from_dict`)::
       "probe": {"addr": "10.255.255.254", "interval_ms": 500}
     }
 
+Instance locations decide tenant policy; ``premises`` (the switches on
+premises) is accepted and kept but decides nothing: the data plane tells
+raw inputs from activations by each request's stage, on any switch.
 Unknown keys are refused with the path of the key. Pure: imports the
 standard library, ``controller.entries`` and ``controller.steering``'s pure
 modules only.
@@ -179,7 +182,7 @@ class SteeringConfig:
     instances: tuple[InstanceSpec, ...] = ()
     policies: tuple[TenantPolicy, ...] = ()
     partitions: tuple[PartitionSpec, ...] = ()
-    premises: tuple[str, ...] = ()  # switches on premises
+    premises: tuple[str, ...] = ()  # switches on premises (informational)
     interval_s: float = 0.1
     stale_after_s: float = 0.5
     dataplane_stale_us: int = 150_000  # 0: no data-plane failover

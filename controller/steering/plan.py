@@ -7,7 +7,10 @@ services come and go, so that a re-weighting is a group MODIFY. Every
 instance in a group gets an ``instance_info`` row with a backup (for the
 data plane's failover) chosen among the instances that can serve all of its
 services: on premises first (so that a sensitive request re-steered to the
-backup stays allowed), then by weight.
+backup stays allowed), then by weight. Every instance with a known address
+gets its rows on every switch, steered there or not, and so do the tenant
+policies: the policy gate of any switch on a request's path must know the
+instance it is addressed to.
 
 Pure: imports the standard library, ``controller.entries`` and
 ``controller.steering``'s pure modules only.
@@ -79,33 +82,39 @@ def choose_backup(
 
 
 def switch_plan(
-    switch: str,
     choices: Sequence[ServiceChoice],
     views: Mapping[int, InstanceView],
     config: SteeringConfig,
-    *,
-    raw: bool,
 ) -> Plan:
-    """The plan of one switch; ``raw``: raw inputs can be steered there (see policy)."""
+    """The plan of a switch steering ``choices`` (maybe none): every known instance, policies.
+
+    Instances are the live ones (``views``) and those configured with an
+    address; policy bitmaps cover every instance live or configured, so that
+    a bit does not come and go with an instance's advertisements.
+    """
     used = sorted({i for c in choices for i, _ in c.weights})
     backups = {i: choose_backup(i, choices, config) for i in used}
-    rows = sorted(set(used) | {b for b in backups.values() if b})
+    addrs = {s.instance_id: s.addr for s in config.instances if s.addr is not None}
+    addrs.update({i: config.pinned_addr(i) or v.addr for i, v in views.items()})
     stale = config.dataplane_stale_us
     instances = tuple(
-        Instance(
-            i,
-            config.pinned_addr(i) or views[i].addr,
-            backups.get(i, 0),
-            stale if backups.get(i, 0) else 0,
-        )
-        for i in rows
+        Instance(i, addrs[i], backups.get(i, 0), stale if backups.get(i, 0) else 0)
+        for i in sorted(addrs)
     )
     services = tuple(
         Service(c.spec.model_id, c.weights, c.spec.match) for c in choices if c.weights
     )
-    locations = {i: config.location(i) for i in views}
-    policies = tuple(compile_policies(config.policies, locations, raw=raw, switch=switch))
+    known = {s.instance_id for s in config.instances} | set(views)
+    locations = {i: config.location(i) for i in known}
+    policies = tuple(compile_policies(config.policies, locations))
     return Plan(instances=instances, services=services, policies=policies)
+
+
+def steered_instances(plan: Plan) -> frozenset[int]:
+    """The instances ``plan`` steers to, with their backups (failover needs them alive)."""
+    used = {i for svc in plan.services for i, _ in svc.weights}
+    backups = {inst.backup_id for inst in plan.instances if inst.instance_id in used}
+    return frozenset((used | backups) - {0})
 
 
 def plan_entities(plan: Plan, group_ids: Sequence[int]) -> list[et.Entity]:
@@ -135,8 +144,3 @@ def plan_entities(plan: Plan, group_ids: Sequence[int]) -> list[et.Entity]:
         *steer,
         *policy_entries(plan.policies),
     ]
-
-
-def steered_matches(choices: Sequence[ServiceChoice]) -> list[tuple[int, int, int]]:
-    """(model_id, msg_type, stage) of every din_steer entry of these services."""
-    return [(c.spec.model_id, m, s) for c in choices if c.weights for m, s in c.spec.match]

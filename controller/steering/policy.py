@@ -1,18 +1,19 @@
-"""Tenant policy: which instances a tenant's requests may reach, compiled to ``tenant_policy``.
+"""Tenant policy: which instances a tenant's data may reach, compiled to ``tenant_policy``.
 
 A :class:`TenantPolicy` covers one tenant at some sensitivity levels: the
 locations its raw inputs may go to (default on premises only), optionally a
-list of allowed instances, and whether activations computed on premises may
-go further (default yes: only raw inputs must stay). The data plane's
-``tenant_policy`` is keyed by (tenant, sensitivity) only, not by stage, so
-the compiler works per switch: where a request can still carry raw inputs
-when it is steered (a ``din_steer`` match at stage 0 of a model the switch
-does not compute itself, or the switch is not on premises), the tenant is
-allowed only the instances in its raw-input locations; where every request
-steered has had its first layer computed on this on-premises switch, the
-activation rule applies. A request whose chosen instance is not allowed goes
-to the instance's backup when that one is allowed, else it is dropped and
-counted (``policy_drops``, ``din_events``).
+list of allowed instances, and whether activations may go further (default
+yes: only raw inputs must stay). Each ``tenant_policy`` row carries two
+bitmaps and the data plane picks one per packet by what the packet carries:
+``allowed_raw`` for a request or escalation at stage 0 (the raw inputs; an
+escalation at stage 0 carries the input of its final layer 0), ``allowed``
+at any later stage (activations a switch computed on the inputs' way). So
+the rows are the same on every switch, wherever layers run. A switch that
+steers a request replaces a chosen instance that is not allowed by the
+instance's backup when that one is allowed; a request it does not steer
+(already steered upstream, or no ``din_steer`` match) must be addressed to a
+known instance (``instance_addr``) that is allowed. Anything else is dropped
+and counted (``policy_drops``, ``drops``, ``din_events``).
 
 Pure: imports the standard library, ``controller.entries.steering`` and
 ``controller.steering.errors`` only.
@@ -21,10 +22,10 @@ Pure: imports the standard library, ``controller.entries.steering`` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from controller.entries.steering import MSG_ESCALATION, Policy
+from controller.entries.steering import Policy
 from controller.steering.errors import SteeringError
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class TenantPolicy:
             raise SteeringError(f"{where}: sensitivities {self.sensitivities!r}: given twice")
 
     def allowed(self, locations: Mapping[int, str], *, raw: bool) -> tuple[int, ...]:
-        """The instances (of ``locations``: id -> location) allowed when inputs may be ``raw``."""
+        """The instances (of ``locations``: id -> location) allowed for raw inputs or not."""
         chosen = []
         for inst, where in sorted(locations.items()):
             if self.instances is not None and inst not in self.instances:
@@ -72,17 +73,14 @@ class TenantPolicy:
 
 
 def compile_policies(
-    policies: Sequence[TenantPolicy],
-    locations: Mapping[int, str],
-    *,
-    raw: bool,
-    switch: str = "",
+    policies: Sequence[TenantPolicy], locations: Mapping[int, str]
 ) -> list[Policy]:
-    """``tenant_policy`` rows for one switch; ``raw``: raw inputs can be steered there."""
+    """``tenant_policy`` rows (the same on every switch) over ``locations``: id -> location."""
     seen: set[tuple[int, int]] = set()
     out = []
     for p in policies:
-        allowed = p.allowed(locations, raw=raw)
+        allowed = p.allowed(locations, raw=False)
+        raw = p.allowed(locations, raw=True)
         for level in p.sensitivities:
             key = (p.tenant_id, level)
             if key in seen:
@@ -91,35 +89,12 @@ def compile_policies(
                     "expected one policy per (tenant, sensitivity)"
                 )
             seen.add(key)
-            out.append(Policy(p.tenant_id, level, allowed))
+            out.append(Policy(p.tenant_id, level, allowed, raw))
         log.debug(
-            "%s: tenant %d levels %s -> instances %s (%s inputs)",
-            switch or "policy",
+            "tenant %d levels %s: raw inputs to instances %s, activations to %s",
             p.tenant_id,
             list(p.sensitivities),
+            list(raw),
             list(allowed),
-            "raw" if raw else "computed",
         )
     return out
-
-
-def raw_inputs_steered(
-    matches: Iterable[tuple[int, int, int]],
-    first_layer_here: Iterable[int],
-    *,
-    on_premises: bool,
-) -> bool:
-    """Whether raw inputs can be steered on a switch.
-
-    ``matches``: its ``din_steer`` matches as (model_id, msg_type, stage);
-    ``first_layer_here``: the models whose layer 0 the switch computes itself.
-    A switch off the premises counts as raw: what reached it already left. An
-    escalation at stage 0 is raw too (it carries the input of its final layer).
-    """
-    if not on_premises:
-        return True
-    computed = set(first_layer_here)
-    return any(
-        stage == 0 and (msg == MSG_ESCALATION or model not in computed)
-        for model, msg, stage in matches
-    )

@@ -10,7 +10,10 @@ CPU port, so the answer comes back as a packet-in (reason 0) from the first
 switch it reaches: the latency is from the probing switch to the instance
 and back to the instance's own switch, node queueing and compute included,
 plus the P4Runtime stream's own delay. Busy answers count but give no
-latency; probes without answer after ``timeout_s`` count as lost.
+latency; probes without answer after ``timeout_s`` count as lost. A probe
+goes through the policy gate like any request of its tenant (the probe's
+``tenant``, sensitivity 0): a policy that restricts that tenant keeps probes
+off the instances it does not allow.
 
 May import the standard library, ``controller.entries``, ``controller.p4rt``,
 ``controller.install`` and ``controller.steering``'s pure modules.

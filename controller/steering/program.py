@@ -1,19 +1,25 @@
 """Writing a steering plan to one switch: only the difference, in an order that drops nothing.
 
 A :class:`SwitchProgrammer` owns the steering state of one switch: the
-``instance_selector`` members and groups, ``din_steer``, ``instance_info``
-and ``tenant_policy``. It reads that state once (so a restarted controller
-neither duplicates nor loses entries), then writes only what a new plan
-changes: a re-weighting is a group MODIFY, never a delete and insert, so
-the selector hash keeps each flow on its instance as far as the group's
-members stay. Phases, each one Write finished before the next:
+``instance_selector`` members and groups, ``din_steer``, and the rows of
+``instance_info``, ``instance_addr`` and ``tenant_policy``. It reads that
+state once (so a restarted controller neither duplicates nor loses
+entries), then writes only what a new plan changes: a re-weighting is a
+group MODIFY, never a delete and insert, so the selector hash keeps each
+flow on its instance as far as the group's members stay. Phases, each one
+Write finished before the next:
 
-1. ``instance_info`` and ``tenant_policy`` inserts and modifies (an instance
-   has its row before a member points at it; policy tightens first);
+1. row inserts and modifies (an instance has its rows before a member points
+   at it; policy tightens first);
 2. member inserts and modifies; 3. group inserts and modifies;
 4. ``din_steer`` inserts and modifies;
 5. ``din_steer`` deletes; 6. group deletes; 7. member deletes (what pointed
-   at them is gone); 8. ``instance_info`` and ``tenant_policy`` deletes.
+   at them is gone); 8. row deletes.
+
+:meth:`SwitchProgrammer.add_rows` writes phase 1 alone, so that a caller
+programming several switches can give every switch on a request's path the
+rows of a new instance (the policy gate checks them) before any switch
+steers to it.
 
 May import the standard library, ``controller.entries``, ``controller.p4rt``
 and ``controller.install`` (the entry conversion).
@@ -39,8 +45,9 @@ log = logging.getLogger(__name__)
 
 STEER_TABLE = "MyIngress.din_steer"
 INFO_TABLE = "MyIngress.instance_info"
+ADDR_TABLE = "MyIngress.instance_addr"
 POLICY_TABLE = "MyIngress.tenant_policy"
-ROW_TABLES = (INFO_TABLE, POLICY_TABLE)
+ROW_TABLES = (INFO_TABLE, ADDR_TABLE, POLICY_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,7 @@ class SwitchProgrammer:
         queries: list[pe.Entity] = [
             pe.TableEntry(STEER_TABLE),
             pe.TableEntry(INFO_TABLE),
+            pe.TableEntry(ADDR_TABLE),
             pe.TableEntry(POLICY_TABLE),
             pe.ActionProfileMember(INSTANCE_SELECTOR, 0),
             pe.ActionProfileGroup(INSTANCE_SELECTOR, 0),
@@ -126,12 +134,23 @@ class SwitchProgrammer:
 
     def apply(self, entities: Sequence[et.Entity]) -> WriteReport:
         """Make the switch's steering entries equal ``entities``; only differences are written."""
+        return self._write(entities, rows_only=False)
+
+    def add_rows(self, entities: Sequence[et.Entity]) -> WriteReport:
+        """Insert and modify the rows ``entities`` hold (phase 1); nothing is deleted."""
+        return self._write(entities, rows_only=True)
+
+    def _write(self, entities: Sequence[et.Entity], *, rows_only: bool) -> WriteReport:
         start = time.perf_counter()
         if self._installed is None:
             self.read()
         index = self._index()
         intended = [normalize(index, e) for e in install.convert(entities, index)]
-        d = diff(intended, self.installed(), index=index, prune=True)
+        if rows_only:
+            intended = [
+                e for e in intended if isinstance(e, pe.TableEntry) and e.table in ROW_TABLES
+            ]
+        d = diff(intended, self.installed(), index=index, prune=not rows_only)
         updates = [*pe.inserts(d.inserts), *pe.modifies(d.modifies), *pe.deletes(d.deletes)]
         writes = 0
         try:
@@ -144,7 +163,10 @@ class SwitchProgrammer:
                 self._installed = None
             raise
         with self._lock:
-            self._installed = {e.key(): e for e in intended}
+            if rows_only:
+                self._installed = {**(self._installed or {}), **{e.key(): e for e in intended}}
+            else:
+                self._installed = {e.key(): e for e in intended}
         self.writes_total += writes
         report = WriteReport(
             self.name,
@@ -177,7 +199,8 @@ def summarize(entities: Sequence[pe.Entity]) -> dict[str, object]:
 
     ``services``: per din_steer entry its (model, msg_type, stage) and the
     group's instances with their weights (members repeated per instance);
-    ``instances``: the instance_info rows; ``policies``: tenant_policy rows.
+    ``instances``: the instance_info rows; ``policies``: tenant_policy rows (instances
+    allowed for activations and for raw inputs).
     """
     members: dict[int, int] = {}
     groups: dict[int, dict[int, int]] = {}
@@ -217,12 +240,14 @@ def summarize(entities: Sequence[pe.Entity]) -> dict[str, object]:
                 }
             )
         elif e.table == POLICY_TABLE:
-            bitmap = dict(e.params).get("allowed", 0)
+            params = dict(e.params)
+            bitmap, raw = params.get("allowed", 0), params.get("allowed_raw", 0)
             policies.append(
                 {
                     "tenant": _exact(e, "hdr.din.tenant_id"),
                     "sensitivity": _exact(e, "hdr.din.sensitivity"),
                     "allowed": [i for i in range(64) if bitmap >> i & 1],
+                    "allowed_raw": [i for i in range(64) if raw >> i & 1],
                 }
             )
     return {

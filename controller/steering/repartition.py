@@ -6,10 +6,11 @@ first layers may run, in order of preference: a switch with its
 from any stage). :meth:`Repartitioner.prepare` installs the layer tables on
 every switch of a placement beforehand (no roles, so they compute nothing
 yet), so that a move writes only roles. :meth:`Repartitioner.move` writes
-the new placement's roles first, lets the caller re-plan steering and
-policy for the transition, and only then deletes the old roles: a request
-in flight is computed by one switch or the other, or finished by a node
-from whatever stage it carries; none is dropped.
+the new placement's roles first and only then deletes the old roles: a
+request in flight is computed by one switch or the other, or finished by a
+node from whatever stage it carries; none is dropped. Tenant policy does not
+depend on where layers run (the data plane tells raw inputs from
+activations by the request's stage), so a move re-plans nothing else.
 
 :meth:`Repartitioner.check` decides moves from switch load: a placement
 whose switch recirculates more than its mark per second moves to the next
@@ -129,17 +130,6 @@ class Repartitioner:
         """The current placement of ``model_id``."""
         return self.specs[model_id].placements[self._state[model_id].index]
 
-    def first_layer_on(
-        self, switch: str, placements: Mapping[int, Placement] | None = None
-    ) -> set[int]:
-        """Models whose layer 0 ``switch`` computes under ``placements`` (default the current)."""
-        out = set()
-        for model_id in self.specs:
-            p = placements[model_id] if placements is not None else self.placement(model_id)
-            if p.switch == switch and any(r.stage == 0 for r in p.roles):
-                out.add(model_id)
-        return out
-
     # Installing -------------------------------------------------------------------
 
     def _roles(self, model_id: int, p: Placement) -> list[et.TableEntry]:
@@ -236,13 +226,10 @@ class Repartitioner:
         to_index: int,
         reason: str,
         *,
-        between: Callable[[Placement, Placement], None] | None = None,
         rate: float = 0.0,
     ) -> Move:
-        """Move ``model_id`` to placement ``to_index``: new roles, ``between``, old roles out.
+        """Move ``model_id`` to placement ``to_index``: new roles, then old roles out.
 
-        ``between(source, target)`` runs after the new roles are written and
-        before the old ones are deleted (the steering service re-plans there).
         ``rate``: the request rate that made the model move away from its
         preferred placement; 0 (a move by hand) never moves back by itself.
         """
@@ -260,8 +247,6 @@ class Repartitioner:
         state = self._state[model_id]
         source, target = spec.placements[state.index], spec.placements[to_index]
         self._write_roles(model_id, target, exact=False)
-        if between is not None:
-            between(source, target)
         self._delete_roles(model_id, source, keep=target)
         state.index = to_index
         state.moved_at = start

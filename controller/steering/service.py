@@ -18,12 +18,16 @@ alive. Every ``interval_s`` the loop (:meth:`SteeringService.tick`) expires
 silent instances, decides each service's weights per switch
 (:mod:`~controller.steering.weights`, with hysteresis), builds each switch's
 plan (instances with backups and ``stale_after_us`` for the data plane's
-failover, selector groups, ``tenant_policy``) and writes only what changed
-(:mod:`~controller.steering.program`). With partitions configured it reads
-the switches' ``din_events`` counters and moves a model's layers away from an
-overloaded switch (:mod:`~controller.steering.repartition`), re-planning
-policy between writing the new roles and deleting the old. Each decision is
-logged and kept in :attr:`SteeringService.decisions`.
+failover, selector groups, ``instance_addr`` rows and ``tenant_policy`` for
+the policy, the same on every switch) and writes only what changed
+(:mod:`~controller.steering.program`): first the rows on every switch, then
+the selector groups, so that no switch steers to an instance that a switch
+further on does not know yet. With partitions configured it reads the
+switches' ``din_events`` counters and moves a model's layers away from an
+overloaded switch (:mod:`~controller.steering.repartition`); the policy
+needs no change for that, since the data plane decides per packet whether
+it carries raw inputs. Each decision is logged and kept in
+:attr:`SteeringService.decisions`.
 
 No module state: several services (each with its own fabric) may run in one
 process. May import the standard library, ``controller.entries``,
@@ -57,16 +61,15 @@ from controller.steering.adverts import (
     from_digest,
     from_frame,
 )
-from controller.steering.config import Placement, SteeringConfig
+from controller.steering.config import SteeringConfig
 from controller.steering.errors import SteeringError
 from controller.steering.plan import (
     ServiceChoice,
     candidates,
     plan_entities,
-    steered_matches,
+    steered_instances,
     switch_plan,
 )
-from controller.steering.policy import raw_inputs_steered
 from controller.steering.probe import Prober
 from controller.steering.program import SwitchProgrammer, WriteReport
 from controller.steering.registry import InstanceView, NodeRegistry
@@ -78,10 +81,21 @@ log = logging.getLogger(__name__)
 EVENTS_COUNTER = "MyIngress.din_events"
 EV_REQUEST = 0
 EV_RECIRCULATE = 4
-ROLE_TABLE = "MyIngress.mlp_role"
 DIGEST_ACK_TIMEOUT_NS = 100_000_000
 MAX_DECISIONS = 500
 _WRITE_ERRORS = (P4RTError, InstallError, EntriesError, SteeringError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A switch's new plan, decided but not written yet."""
+
+    switch: str
+    choices: list[ServiceChoice]
+    states: dict[tuple[str, int], WeightState]
+    reasons: list[str]
+    plan: Plan
+    entities: list[et.Entity]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +153,7 @@ class SteeringService:
         self._entities: dict[str, list[et.Entity]] = {}
         self._plans: dict[str, Plan] = {}
         self._choices: dict[str, list[ServiceChoice]] = {}
-        self._raw: dict[str, bool] = {}
         self._rows: dict[str, frozenset[int]] = {}
-        self._static_first: dict[str, set[int]] = {}
-        self._transition: tuple[int, Placement, Placement] | None = None
         self._last_adverts: dict[tuple[int, int, bool], Advertisement] = {}
         self._last_events: dict[str, tuple[float, int, int]] = {}
         self._last_counters = -float("inf")
@@ -171,7 +182,6 @@ class SteeringService:
             name = conn.name
             conn.add_digest_listener(functools.partial(self._on_digest, name))
             conn.add_packet_in_listener(functools.partial(self._on_packet_in, name))
-            self._static_first[name] = self._read_first_layers(conn)
         if self.repartitioner is not None:
             self.repartitioner.prepare()
         if self.prober is not None:
@@ -229,17 +239,6 @@ class SteeringService:
             if not all(f.code == "ALREADY_EXISTS" for f in exc.errors) or not exc.errors:
                 raise
             conn.modify([entry])
-
-    def _read_first_layers(self, conn: SwitchConnection) -> set[int]:
-        out = set()
-        for e in conn.read_entities([pe.TableEntry(ROLE_TABLE)]):
-            if not isinstance(e, pe.TableEntry) or e.is_default:
-                continue
-            m = e.match_dict()
-            stage, model = m.get("hdr.din.stage"), m.get("hdr.din.model_id")
-            if isinstance(stage, pe.Exact) and isinstance(model, pe.Exact) and stage.value == 0:
-                out.add(model.value)
-        return out
 
     # Advertisements -------------------------------------------------------------------
 
@@ -369,27 +368,22 @@ class SteeringService:
         measured = self.prober.latency(switch, view.instance_id) if self.prober else None
         return measured if measured is not None else view.latency_s
 
-    def _first_layers(self, switch: str) -> set[int]:
-        static = set(self._static_first.get(switch, set()))
-        rep = self.repartitioner
-        if rep is None:
-            return static
-        static -= set(rep.specs)
-        current = rep.first_layer_on(switch)
-        if self._transition is not None:
-            model_id, source, target = self._transition
-            both = {m: rep.placement(m) for m in rep.specs}
-            before, after = dict(both), dict(both)
-            before[model_id], after[model_id] = source, target
-            current = rep.first_layer_on(switch, before) & rep.first_layer_on(switch, after)
-        return static | current
-
     def _program_all(self, now: float) -> None:
         views = {v.instance_id: v for v in self.registry.instances()}
-        for conn in self.fabric:
-            self._program_switch(conn.name, views, now)
+        pending = [self._decide(conn.name, views, now) for conn in self.fabric]
+        changed = [p for p in pending if p is not None]
+        if len(changed) > 1:
+            # Rows first on every switch: the policy gate of a switch on a request's
+            # path must know an instance (and the policy its bit) before any switch
+            # steers there. A switch whose rows failed waits for the next round.
+            changed = [p for p in changed if self._write(p, rows_only=True)]
+        for p in changed:
+            self._write(p, rows_only=False)
 
-    def _program_switch(self, switch: str, views: Mapping[int, InstanceView], now: float) -> None:
+    def _decide(
+        self, switch: str, views: Mapping[int, InstanceView], now: float
+    ) -> _Pending | None:
+        """The switch's new plan, or None when it would write nothing new."""
         choices: list[ServiceChoice] = []
         states: dict[tuple[str, int], WeightState] = {}
         reasons: list[str] = []
@@ -411,45 +405,45 @@ class SteeringService:
             choices.append(
                 ServiceChoice(group_id, spec, tuple(v.instance_id for v in able), d.weights)
             )
-        if not choices:
-            return
-        raw = raw_inputs_steered(
-            steered_matches(choices),
-            self._first_layers(switch),
-            on_premises=switch in self.config.premises,
-        )
-        plan = switch_plan(switch, choices, views, self.config, raw=raw)
+        # A switch that steers nothing still gets the instances and the policy: its
+        # policy gate checks what others steered and what clients address.
+        plan = switch_plan(choices, views, self.config)
         entities = plan_entities(plan, [c.group_id for c in choices if c.weights])
         old = self._entities.get(switch)
         if old is not None and len(old) == len(entities) and set(old) == set(entities):
             self._states.update(states)
-            return
-        rows = frozenset(i.instance_id for i in plan.instances)
-        if self.config.relay:
+            return None
+        return _Pending(switch, choices, states, reasons, plan, entities)
+
+    def _write(self, p: _Pending, *, rows_only: bool) -> bool:
+        """Write ``p`` (only its rows, or all of it); False when the write failed."""
+        switch = p.switch
+        rows = steered_instances(p.plan)
+        if self.config.relay and not rows_only:
             self._relay_latest(switch, set(rows - self._rows.get(switch, frozenset())))
+        prog = self._programmers[switch]
         try:
-            report = self._programmers[switch].apply(entities)
+            report = prog.add_rows(p.entities) if rows_only else prog.apply(p.entities)
         except _WRITE_ERRORS as exc:
             self.counts["write_errors"] += 1
             if switch not in self._failing:
                 log.warning("%s: steering write failed (will retry): %s", switch, exc)
                 self._record(switch, "error", str(exc).splitlines()[0])
             self._failing.add(switch)
-            return
+            return False
+        if rows_only:
+            self.counts["writes"] += report.writes
+            return True
         if switch in self._failing:
             log.info("%s: steering writes work again", switch)
             self._failing.discard(switch)
-        self._states.update(states)
-        self._entities[switch] = entities
-        self._plans[switch] = plan
-        self._choices[switch] = choices
+        self._states.update(p.states)
+        self._entities[switch] = p.entities
+        self._plans[switch] = p.plan
+        self._choices[switch] = p.choices
         self._rows[switch] = rows
-        if raw != self._raw.get(switch):
-            reasons.append(
-                f"policy for {'raw inputs' if raw else 'activations computed on premises'}"
-            )
-        self._raw[switch] = raw
-        self._log_write(switch, report, reasons)
+        self._log_write(switch, report, p.reasons)
+        return True
 
     def _log_write(self, switch: str, report: WriteReport, reasons: list[str]) -> None:
         self.counts["writes"] += report.writes
@@ -512,15 +506,8 @@ class SteeringService:
         if rep is None:
             raise SteeringError("no partitions configured: nothing can move")
 
-        def between(source: Placement, target: Placement) -> None:
-            self._transition = (model_id, source, target)
-            self._program_all(self._clock())
-
         with self._lock:
-            try:
-                done = rep.move(model_id, index, reason, between=between, rate=rate)
-            finally:
-                self._transition = None
+            done = rep.move(model_id, index, reason, rate=rate)
             self._program_all(self._clock())
             self._record(
                 done.target.label,
@@ -571,10 +558,10 @@ class SteeringService:
                             "tenant": p.tenant_id,
                             "sensitivity": p.sensitivity,
                             "allowed": list(p.allowed),
+                            "allowed_raw": list(p.raw),
                         }
                         for p in (plan.policies if plan else ())
                     ],
-                    "raw_inputs_steered": self._raw.get(name),
                     "write_failing": name in self._failing,
                 }
                 if name in self.switch_loads:

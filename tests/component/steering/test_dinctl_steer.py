@@ -100,7 +100,7 @@ def test_steer_programs_serves_metrics_and_stops_on_sigterm(
         assert (svc["model_id"], svc["msg_type"], svc["stage"]) == (1, 1, 0)
         assert svc["weights"] == {"2": 4, "3": 5, "4": 7}
         assert switch["steering"]["policies"] == [
-            {"tenant": 7, "sensitivity": 1, "allowed": [2, 3]}
+            {"tenant": 7, "sensitivity": 1, "allowed": [2, 3, 4], "allowed_raw": [2, 3]}
         ]
         backups = {i["instance_id"]: i["backup_id"] for i in switch["steering"]["instances"]}
         assert backups == {2: 3, 3: 2, 4: 3}
@@ -108,6 +108,10 @@ def test_steer_programs_serves_metrics_and_stops_on_sigterm(
         text = _status(s1.address, "--steering-url", url).stdout
         assert "steering model 1 type 1 stage 0 -> instances 2:4 3:5 4:7" in text
         assert "instance 4 at 10.0.4.1, backup 3, stale after 100 ms" in text
+        assert (
+            "tenant 7 sensitivity 1 -> raw inputs to instances [2, 3], activations to [2, 3, 4]"
+            in text
+        )
         assert "nodes (3 alive):" in text and "instance 3 at 10.0.3.1: models 1v1" in text
         with urllib.request.urlopen(url + "/metrics", timeout=10) as answer:
             fams = kit.load_promtext().parse(answer.read().decode())

@@ -1,6 +1,7 @@
 """Re-partitioning against p4lite in-process: a model's first layers move from the switch
-to the nodes and back (new roles before old ones go), policy follows where raw inputs
-are steered, and an overloaded switch gives its layers away by itself."""
+to the nodes and back (new roles before old ones go), the sensitive tenant's raw inputs
+stay on premises wherever the layers run, and an overloaded switch gives its layers away
+by itself."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from controller.steering.policy import TenantPolicy
 from controller.steering.service import SteeringService
 from controller.steering.weights import WeightConfig
 
+SENSITIVE = {"tenant": 7, "sensitivity": 1}
 ON_SWITCH = Placement("s1", (parse_role("0:next"), parse_role("1:forward")))
 ON_NODES = Placement(None)
 
@@ -91,8 +93,8 @@ def _vector(x: np.ndarray) -> tuple[int, ...]:
     return tuple(int(v) for v in x) + (0,) * (16 - len(x))
 
 
-def _one(switch: Any, kit: Any, x: np.ndarray, rid: int) -> Any:
-    switch.inject(1, kit.request_frame(1, sport=41000, request_id=rid, vector=_vector(x)))
+def _one(switch: Any, kit: Any, x: np.ndarray, rid: int, *, sport: int = 41000, **kw: Any) -> Any:
+    switch.inject(1, kit.request_frame(1, sport=sport, request_id=rid, vector=_vector(x), **kw))
     got = switch.take_any((2, 4), timeout=2.0)
     assert got is not None, f"request {rid} never came out"
     return got[1]
@@ -111,17 +113,24 @@ def test_layers_move_to_the_nodes_and_back(make_switch: Any, kit: Any, model_fil
         s1.drain()
         msg = _one(s1, kit, x, 1)
         assert msg.header.stage == 2 and msg.vector == _vector(hidden)
-        status = service.status()["switches"]["s1"]
+        # The policy is the same wherever the layers run: raw inputs to 2, activations to
+        # 2 or 4; the data plane tells them apart by the stage.
+        policies = [{"tenant": 7, "sensitivity": 1, "allowed": [2, 4], "allowed_raw": [2]}]
+        assert service.status()["switches"]["s1"]["policies"] == policies
         # Only activations leave s1: the sensitive tenant may use the cloud instance too.
-        assert status["raw_inputs_steered"] is False
-        assert status["policies"][0]["allowed"] == [2, 4]
+        sensitive = [_one(s1, kit, x, 10 + k, sport=41100 + k, **SENSITIVE) for k in range(24)]
+        assert {m.header.stage for m in sensitive} == {2}
+        assert {m.header.instance_id for m in sensitive} == {2, 4}
 
         service.move(1, 1, "test")
         msg = _one(s1, kit, x, 2)
         assert msg.header.stage == 0 and msg.vector == _vector(x)
-        status = service.status()["switches"]["s1"]
-        assert status["raw_inputs_steered"] is True
-        assert status["policies"][0]["allowed"] == [2]
+        assert service.status()["switches"]["s1"]["policies"] == policies
+        # Now its raw inputs leave s1: on premises only (4's share re-steered to 2).
+        sensitive = [_one(s1, kit, x, 40 + k, sport=41100 + k, **SENSITIVE) for k in range(24)]
+        assert {m.header.stage for m in sensitive} == {0}
+        assert {m.header.instance_id for m in sensitive} == {2}
+        assert any(m.header.flags & 0x04 for m in sensitive)
         roles = list(s1.conn.read_entities([pe.TableEntry("MyIngress.mlp_role")]))
         assert roles == []
 

@@ -250,7 +250,7 @@ def test_a_sensitive_tenant_never_reaches_the_cloud_instance(
 ) -> None:
     s1 = make_switch("s1")
     adverts(s1).start(i2={}, i3={}, i4={})
-    cfg = _config(policies=(TenantPolicy(7, sensitivities=(1,)),), premises=("s1",))
+    cfg = _config(policies=(TenantPolicy(7, sensitivities=(1,)),))
     service = SteeringService(Fabric([s1.conn]), cfg)
     service.start()
     try:
@@ -271,10 +271,77 @@ def test_a_sensitive_tenant_never_reaches_the_cloud_instance(
         }
         assert events[6] == len(resteered)  # EV_POLICY_RESTEER
         status = service.status()["switches"]["s1"]
-        assert status["policies"] == [{"tenant": 7, "sensitivity": 1, "allowed": [2, 3]}]
-        assert status["raw_inputs_steered"] is True
+        assert status["policies"] == [
+            {"tenant": 7, "sensitivity": 1, "allowed": [2, 3, 4], "allowed_raw": [2, 3]}
+        ]
+        # Not steered by s1 (model 2 has no service; model 1 is steered at stage 0 only):
+        # what a request is addressed to must be allowed for what it carries.
+        cloud = "10.0.4.1"
+        s1.inject(1, kit.request_frame(1, model_id=2, tenant=7, sensitivity=1, dst=cloud))
+        assert s1.take_any((2, 3, 4), timeout=0.3) is None
+        s1.inject(1, kit.request_frame(1, tenant=7, sensitivity=1, stage=1, dst=cloud))
+        port, msg = s1.take_any((2, 3, 4)) or (0, None)
+        assert port == 4 and msg is not None and msg.header.stage == 1
+        s1.inject(1, kit.request_frame(1, model_id=2, dst=cloud))  # tenant 0: not gated
+        assert (s1.take_any((2, 3, 4)) or (0, None))[0] == 4
+        drops = s1.conn.read_entities([pe.CounterEntry("MyIngress.policy_drops", 1)])
+        assert [c.packet_count for c in drops if isinstance(c, pe.CounterEntry)] == [1]
     finally:
         service.stop()
+
+
+def test_every_switch_knows_a_new_instance_before_any_switch_steers_to_it(
+    make_switch: Any, kit: Any, adverts: Callable[..., Adverts]
+) -> None:
+    s1, s2 = make_switch("s1"), make_switch("s2")
+    log: list[tuple[str, str, pe.Entity]] = []
+    for sw in (s1, s2):
+        original = sw.conn.write
+
+        def recording(
+            updates: Any, _name: str = sw.conn.name, _w: Any = original, **kw: Any
+        ) -> int:
+            ups = list(updates)
+            log.extend((_name, u.type.value, u.entity) for u in ups)
+            return int(_w(ups, **kw))
+
+        sw.conn.write = recording  # type: ignore[method-assign]
+    ads = adverts(s1).start(i2={})
+    # Only s1 steers; s2, further on, has the instances and the policy for its gate.
+    cfg = _config(
+        services=(ServiceSpec(1, switches=("s1",)),),
+        policies=(TenantPolicy(7, sensitivities=(1,)),),
+    )
+    service = SteeringService(Fabric([s1.conn, s2.conn]), cfg)
+    service.start()
+    try:
+        kit.wait_for(lambda: service.weights("s1") == {1: {2: 15}}, what="instance 2")
+        ads.load[4] = {}
+        kit.wait_for(lambda: set(service.weights("s1").get(1, {})) == {2, 4}, what="instance 4")
+    finally:
+        service.stop()
+
+    def first(switch: str, table: str, instance: int) -> int:
+        return next(
+            k
+            for k, (name, kind, e) in enumerate(log)
+            if name == switch
+            and kind == "INSERT"
+            and getattr(e, "table", getattr(e, "profile", "")) == table
+            and dict(getattr(e, "params", ())).get("instance_id") == instance
+        )
+
+    member_4 = first("s1", "MyIngress.instance_selector", 4)
+    assert first("s2", "MyIngress.instance_addr", 4) < member_4
+    assert first("s1", "MyIngress.instance_addr", 4) < member_4
+    assert service.weights("s2") == {}
+    # s2 steers nothing, yet keeps the tenant's raw inputs off the cloud instance.
+    s2.drain()
+    for dst in ("10.0.4.1", "10.0.2.1"):
+        s2.inject(1, kit.request_frame(1, tenant=7, sensitivity=1, dst=dst))
+    assert [port for port, _ in iter(lambda: s2.take_any((2, 3, 4), 0.3), None)] == [2]
+    s2.inject(1, kit.request_frame(1, tenant=7, sensitivity=1, stage=1, dst="10.0.4.1"))
+    assert (s2.take_any((2, 3, 4)) or (0, None))[0] == 4
 
 
 def test_a_reweighting_modifies_the_group_and_deletes_only_unused_members(

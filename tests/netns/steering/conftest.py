@@ -304,11 +304,11 @@ class Rig:
 
     def client(self, name: str, *, count: int, rate: float, flows: int, vectors: list[list[int]],
                tenant: int = 0, sensitivity: int = 0, to: str = "10.0.9.9",
-               linger: float = 2.0) -> subprocess.Popen[str]:  # fmt: skip
+               linger: float = 2.0, model_id: int = 1) -> subprocess.Popen[str]:  # fmt: skip
         """Start a client in the client namespace (it prints 'go' when it starts sending)."""
         cfg = self.tmp / f"{name}.json"
         cfg.write_text(json.dumps({
-            "flows": flows, "count": count, "rate": rate, "vectors": vectors, "model_id": 1,
+            "flows": flows, "count": count, "rate": rate, "vectors": vectors, "model_id": model_id,
             "tenant": tenant, "sensitivity": sensitivity, "to": to, "linger": linger,
         }))  # fmt: skip
         proc = subprocess.Popen(

@@ -2,7 +2,8 @@
 din.p4, three inference node processes behind it, a client process in front, and the
 steering service over real gRPC. Requests spread by load; a killed instance loses no
 request beyond the detection window; a slowed one loses share; a sensitive tenant never
-reaches the cloud instance; layers move during traffic without loss; /metrics parses.
+reaches the cloud instance, even addressed to it; layers move during traffic without
+loss; /metrics parses.
 
 Needs root; run under ``flock /tmp/din-net.lock`` (the rig makes namespaces and veths)."""
 
@@ -186,6 +187,13 @@ def test_a_sensitive_tenant_never_reaches_the_cloud_instance(rig: Any, models: A
         resteered = [a for a in sensitive.answers.values() if a[2] & POLICY]
         assert resteered
         assert _events(rig.conn)[6] == len(resteered)  # EV_POLICY_RESTEER counted
+        assert _events(rig.conn).get(7, 0) == 0
+        # Addressed to the cloud node itself, for a model s1 does not steer: the raw
+        # inputs are dropped at the switch and counted.
+        rig.client("bypass", count=20, rate=200, flows=4, vectors=_vectors(20), tenant=7,
+                   sensitivity=1, to="10.0.4.1", model_id=2, linger=0.5)  # fmt: skip
+        assert len(rig.finish("bypass").lost) == 20
+        assert _events(rig.conn)[7] == 20  # EV_POLICY_DROP
     finally:
         service.stop()
     cloud = rig.stop_node(4)

@@ -12,7 +12,7 @@ from controller.steering.plan import (
     candidates,
     choose_backup,
     plan_entities,
-    steered_matches,
+    steered_instances,
     switch_plan,
 )
 from controller.steering.policy import TenantPolicy
@@ -21,7 +21,13 @@ from controller.steering.registry import InstanceView, Load, ModelOffer
 
 CONFIG = SteeringConfig(
     services=(ServiceSpec(1), ServiceSpec(2, match=((3, 2),))),
-    instances=(InstanceSpec(1), InstanceSpec(2), InstanceSpec(3, "cloud")),
+    instances=(
+        InstanceSpec(1),
+        InstanceSpec(2),
+        InstanceSpec(3, "cloud"),
+        InstanceSpec(5, "cloud", "10.0.9.5"),  # pinned, not heard yet
+        InstanceSpec(6),  # not heard yet, no address
+    ),
     policies=(TenantPolicy(7),),
     dataplane_stale_us=80_000,
 )
@@ -63,30 +69,45 @@ def test_a_switch_plan_and_its_entities() -> None:
         ServiceChoice(1, ServiceSpec(1), (1, 2, 3), ((1, 1), (3, 1))),
         ServiceChoice(2, ServiceSpec(2, match=((3, 2),)), (2,), ((2, 1),)),
     ]
-    plan = switch_plan("s1", choices, VIEWS, CONFIG, raw=True)
+    plan = switch_plan(choices, VIEWS, CONFIG)
     assert plan.instances == (
         Instance(1, "10.0.0.1", 2, 80_000),
         Instance(2, "10.0.0.2", 0, 0),
         Instance(3, "10.0.0.3", 1, 80_000),
+        Instance(5, "10.0.9.5", 0, 0),
     )
-    assert plan.policies == (Policy(7, 1, (1, 2)),)
-    assert steered_matches(choices) == [(1, 1, 0), (2, 3, 2)]
+    # Raw inputs to the premises instances, configured or live; activations anywhere.
+    assert plan.policies == (Policy(7, 1, (1, 2, 3, 5, 6), (1, 2, 6)),)
+    assert steered_instances(plan) == {1, 2, 3}
     # The second service keeps group 2 even though it is the only group written.
-    entities = plan_entities(switch_plan("s1", choices[1:], VIEWS, CONFIG, raw=True), [2])
+    only_second = switch_plan(choices[1:], VIEWS, CONFIG)
+    assert steered_instances(only_second) == {2}
+    entities = plan_entities(only_second, [2])
     groups = [e for e in entities if isinstance(e, et.ActionProfileGroup)]
     steer = [e for e in entities if isinstance(e, et.TableEntry) and e.group_id is not None]
     assert [g.group_id for g in groups] == [2] and [e.group_id for e in steer] == [2]
-    assert [type(e).__name__ for e in entities] == [
-        "TableEntry",  # instance_info of 2
+    tables = [getattr(e, "table", type(e).__name__) for e in entities]
+    assert tables == [
+        *["MyIngress.instance_info"] * 4,  # every known instance, steered here or not
+        *["MyIngress.instance_addr"] * 4,
         "ActionProfileMember",
         "ActionProfileGroup",
-        "TableEntry",  # din_steer
-        "TableEntry",  # tenant_policy
+        "MyIngress.din_steer",
+        "MyIngress.tenant_policy",
     ]
+
+
+def test_a_switch_that_steers_nothing_gets_the_instances_and_the_policy() -> None:
+    plan = switch_plan([], VIEWS, CONFIG)
+    assert [i.instance_id for i in plan.instances] == [1, 2, 3, 5]
+    assert all(i.backup_id == 0 for i in plan.instances)
+    assert plan.services == () and steered_instances(plan) == frozenset()
+    assert plan.policies == switch_plan([], {}, CONFIG).policies  # the same while nodes come
 
 
 def test_write_phases_put_rows_first_and_deletes_in_reverse() -> None:
     info = pe.TableEntry("MyIngress.instance_info", action="MyIngress.set_instance_info")
+    addr = pe.TableEntry("MyIngress.instance_addr", action="MyIngress.set_dst_instance")
     policy = pe.TableEntry("MyIngress.tenant_policy", action="MyIngress.set_allowed")
     steer = pe.TableEntry("MyIngress.din_steer", group_id=1)
     member = pe.ActionProfileMember(INSTANCE_SELECTOR, 1, "MyIngress.set_instance")
@@ -101,7 +122,9 @@ def test_write_phases_put_rows_first_and_deletes_in_reverse() -> None:
         pe.Update(mod, policy),
         pe.Update(dele, steer),
         pe.Update(ins, info),
+        pe.Update(dele, addr),
         pe.Update(dele, group),
+        pe.Update(ins, addr),
     ]
     phases = ordered_phases(updates)
     flat = [
@@ -110,6 +133,7 @@ def test_write_phases_put_rows_first_and_deletes_in_reverse() -> None:
     assert flat == [
         (mod, "TableEntry", "MyIngress.tenant_policy"),
         (ins, "TableEntry", "MyIngress.instance_info"),
+        (ins, "TableEntry", "MyIngress.instance_addr"),
         (ins, "ActionProfileMember", ""),
         (mod, "ActionProfileGroup", ""),
         (ins, "TableEntry", "MyIngress.din_steer"),
@@ -117,5 +141,6 @@ def test_write_phases_put_rows_first_and_deletes_in_reverse() -> None:
         (dele, "ActionProfileGroup", ""),
         (dele, "ActionProfileMember", ""),
         (dele, "TableEntry", "MyIngress.instance_info"),
+        (dele, "TableEntry", "MyIngress.instance_addr"),
     ]
     assert len(phases) == 8
