@@ -483,7 +483,12 @@ class ParserLowering(StmtLowering):
             want = "verify_checksum" if verify else "update_checksum"
             if name not in (want, want + "_with_payload"):
                 raise UnsupportedError(s.pos, f"unsupported call {name!r} in a checksum control")
-            args = [a.expr for a in s.call.args]
+            proto = self.env.functions.get(name)
+            args = (
+                self.positional(proto.params, s.call)
+                if proto is not None
+                else [a.expr for a in s.call.args]
+            )
             self.out.extern_calls = True
             cond = self.rvalue(args[0], ctx, BoolT())
             vals = self.field_list(args[1], ctx)

@@ -755,6 +755,29 @@ class StmtLowering(ExprLowering):
                 out[i] = p.default
         return out
 
+    def positional(self, params: tuple[ast.Param, ...], c: ast.Call) -> list[ast.Expr]:
+        """The arguments of an extern call in parameter order (named ones bound by name)."""
+        if not any(a.name is not None for a in c.args):
+            return [a.expr for a in c.args]
+        bound = self.bind_args(params, c.args, c.pos)
+        while bound and bound[-1] is None:
+            bound.pop()
+        for p, b in zip(params, bound, strict=False):
+            if b is None:
+                raise UnsupportedError(c.pos, f"missing argument for parameter {p.name!r}")
+        return [b for b in bound if b is not None]
+
+    def method_params(self, extern: str, method: str, nargs: int) -> tuple[ast.Param, ...]:
+        """The parameters of an extern method (the overload taking ``nargs`` arguments)."""
+        decl = self.env.externs.get(extern)
+        if decl is None:
+            return ()
+        found = [m.params for m in decl.methods if m.name == method]
+        for params in found:
+            if len(params) == nargs:
+                return params
+        return found[0] if found else ()
+
     # ============================================================ externs
     def field_list(self, e: ast.Expr, ctx: Ctx) -> list[Val]:
         """Flatten a list/struct/header argument into field values."""
@@ -806,9 +829,9 @@ class StmtLowering(ExprLowering):
 
     def extern_function(self, name: str, c: ast.Call, ctx: Ctx) -> None:
         """Lower a call of a v1model or core extern function."""
-        args = [a.expr for a in c.args]
         pos = c.pos
         proto = self.env.functions.get(name)
+        args = self.positional(proto.params, c) if proto is not None else [a.expr for a in c.args]
         if proto is not None and name != "log_msg":  # log_msg is overloaded
             needed = [
                 p
@@ -1034,10 +1057,10 @@ class StmtLowering(ExprLowering):
 
     def extern_method(self, obj: PObj, m: str, c: ast.Call, ctx: Ctx) -> None:
         """Lower a method call on an extern instance."""
-        args = [a.expr for a in c.args]
         pos = c.pos
         et = obj.type
         assert isinstance(et, ExternT)
+        args = self.positional(self.method_params(et.name, m, len(c.args)), c)
         match (et.name, m):
             case ("register", "write"):
                 vt = et.args[0] if et.args else Bits(32)

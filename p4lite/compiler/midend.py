@@ -83,7 +83,15 @@ class MidEnd(ControlLowering):
         for name, annos in env.newtypes.items():
             self.out.newtypes[name] = (width_of(env.types[name]), annos)
         blocks: list[ast.ParserDecl | ast.ControlDecl] = []
-        for arg in main.args:
+        args = list(main.args)
+        if args and all(a.name is not None for a in args):
+            # named arguments, in any order: V1Switch's parameter order
+            order = ("p", "vr", "ig", "eg", "ck", "dep")
+            if sorted(a.name or "" for a in args) != sorted(order):
+                self.sink.error(main.pos, f"V1Switch's parameters are {', '.join(order)}")
+                return self.out
+            args.sort(key=lambda a: order.index(a.name or ""))
+        for arg in args:
             e = arg.expr
             if isinstance(e, ast.Name) and e.name in env.instances:
                 # `MyParser() p; ... V1Switch(p, ...)`: use the instance's type
