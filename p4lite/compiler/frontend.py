@@ -589,8 +589,28 @@ class FrontEnd:
                 if a is None or b is None:
                     return None
                 return fold_binary(op, a, b)
+            case ast.Call(func=ast.Name(name="static_assert")) if (
+                "static_assert" in self.env.functions
+            ):
+                return self.static_assert(e)
             case _:
                 return None
+
+    def static_assert(self, call: ast.Call) -> int | None:
+        """Evaluate ``static_assert(check[, message])``: 1, or an error when check is false."""
+        if not 1 <= len(call.args) <= 2:
+            self.sink.error(call.pos, "static_assert takes 1 or 2 arguments")
+            return None
+        check = self._fold(call.args[0].expr)
+        if check is None:
+            self.sink.error(call.args[0].pos, "static_assert needs a compile-time constant")
+            return None
+        if not check:
+            message = "static_assert failed"
+            if len(call.args) == 2 and isinstance(call.args[1].expr, ast.StrLit):
+                message = call.args[1].expr.value
+            self.sink.error(call.pos, message)
+        return 1
 
 
 def wrap(v: int, t: Bits) -> int:

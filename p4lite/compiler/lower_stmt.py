@@ -832,7 +832,7 @@ class StmtLowering(ExprLowering):
         pos = c.pos
         proto = self.env.functions.get(name)
         args = self.positional(proto.params, c) if proto is not None else [a.expr for a in c.args]
-        if proto is not None and name != "log_msg":  # log_msg is overloaded
+        if proto is not None and name not in ("log_msg", "static_assert"):  # overloaded
             needed = [
                 p
                 for p in proto.params
@@ -855,6 +855,8 @@ class StmtLowering(ExprLowering):
                 if not isinstance(p, PHeader):
                     raise UnsupportedError(pos, "mark_to_drop expects standard_metadata")
                 self.emit(ctx, "mark_to_drop", [{"type": "header", "value": p.name}], pos)
+            case "static_assert":
+                self.fe.static_assert(c)
             case "verify" if ctx.in_parser:
                 cond = self.rvalue(args[0], ctx, BoolT())
                 err = self.rvalue(args[1], ctx, ErrorT())

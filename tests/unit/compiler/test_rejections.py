@@ -81,6 +81,13 @@ CASES = [
         "mark_to_drop() takes 1",
         "mark_to_drop",
     ),
+    (
+        "static_assert_false",
+        '        static_assert(8w1 == 8w2, "one is not two");',
+        "",
+        "one is not two",
+        "static_assert",
+    ),
 ]
 
 

@@ -473,3 +473,11 @@ V1Switch(P(), V(), I(), E(), C(), D()) main;
     assert "I.Inner.set" in [a.preamble.name for a in result.p4info.actions]
     ops = [op["op"] for st in result.json["parsers"][0]["parse_states"] for op in st["parser_ops"]]
     assert ops.count("extract") == 2
+
+
+def test_static_assert_as_constant_and_statement(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    decls = 'const bool version_ok = static_assert(V1MODEL_VERSION >= 20180101, "old");\n'
+    text = program("        static_assert(true);", decls=decls)
+    compile_text(text)
