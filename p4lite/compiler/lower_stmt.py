@@ -690,6 +690,12 @@ class StmtLowering(ExprLowering):
                 scope[p.name] = copy
                 copies.append((copy, a))
                 continue
+            if isinstance(t, (StructT, StackT)):
+                # a header, struct or stack passed in: a copy of its own
+                copy = self.local(t, f"{decl.name}_{p.name}", p.pos)
+                self.assign(copy, a, ctx, pos)
+                scope[p.name] = copy
+                continue
             v = self.rvalue(a, ctx, t)
             if v.const is None and v.json.get("type") not in ("runtime_data",):
                 tmp = self.temp(t)
