@@ -228,6 +228,8 @@ class Env:
     # (header, field) -> the struct type of a struct-typed header field, whose
     # fields are the header's fields '<field>_<member>' (flattened)
     header_structs: dict[tuple[str, str], StructT] = field(default_factory=dict)
+    # (struct or header, field) -> the field's @name, where it has one
+    field_names: dict[tuple[str, str], str] = field(default_factory=dict)
     # (struct or header, field) -> the type name the field is declared with
     field_type_names: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -384,6 +386,9 @@ class FrontEnd:
                     ft = self.resolve(f.type)
                     if f.type.kind == "name":
                         env.field_type_names[(name, f.name)] = f.type.name
+                    external = ast.annotation_str(f.annotations, "name")
+                    if external is not None:
+                        env.field_names[(name, f.name)] = external
                     if kind == "header" and isinstance(ft, StructT) and ft.kind == "struct":
                         # p4c's FlattenHeaders: the struct's fields become header
                         # fields named by their path joined with '_'

@@ -436,4 +436,11 @@ def expr_text(e: ast.Expr) -> str:
             return f"{expr_text(f)}({', '.join(expr_text(a.expr) for a in args)})"
         case ast.Binary(op=op, left=l, right=r):
             return f"{expr_text(l)} {op} {expr_text(r)}"
+        case ast.Cast(type=t, expr=x):
+            spelled = t.name or t.kind
+            if t.width is not None:
+                spelled += f"<{expr_text(t.width)}>"
+            return f"({spelled}){expr_text(x)}"
+        case ast.Unary(op=op, expr=x):
+            return f"{op}{expr_text(x)}"
     return "?"

@@ -8,6 +8,7 @@ Imports `ast`, `frontend`, `diagnostics`, `ir` and `lower_parser`.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -798,7 +799,11 @@ class ControlLowering(ParserLowering):
         mk = k.match_kind
         if mk not in ("exact", "lpm", "ternary", "range", "optional", "selector"):
             raise UnsupportedError(k.pos, f"unsupported match kind {mk!r}")
-        name = ast.annotation_str(k.annotations, "name") or expr_text(k.expr)
+        name = ast.annotation_str(k.annotations, "name") or self.key_name(k.expr, ctx)
+        if name is None:
+            raise UnsupportedError(
+                k.pos, f"{expr_text(k.expr)}: Complex key expression requires a @name annotation"
+            )
         e = k.expr
         if isinstance(e, ast.Call) and isinstance(e.func, ast.Member) and e.func.name == "isValid":
             p = self.place(e.func.expr, ctx)
@@ -827,11 +832,6 @@ class ControlLowering(ParserLowering):
                 raise UnsupportedError(
                     k.pos, "unsupported table key expression; use a field, a slice or isValid()"
                 )
-            complex_key = isinstance(k.expr, (ast.Binary, ast.Ternary, ast.Unary)) and not masked
-            if complex_key and ast.annotation_str(k.annotations, "name") is None:
-                raise UnsupportedError(
-                    k.pos, f"{name}: Complex key expression requires a @name annotation"
-                )
             tmp = self.temp(v.type)
             self.assign(tmp, None, ctx, k.pos, v)
             return LKey(mk, mk, name, ["scalars", tmp.name], width_of(v.type), m)
@@ -845,6 +845,46 @@ class ControlLowering(ParserLowering):
             self.newtype_of(e, ctx) or "",
             v.type.name if isinstance(v.type, EnumT) and v.type.base is not None else "",
         )
+
+    def key_name(self, e: ast.Expr, ctx: Ctx) -> str | None:
+        """The control-plane name p4c's KeyNameGenerator gives a key, or None.
+
+        Names, fields (their @name where they have one; a global '.x' one
+        drops what is left of it), stack indices, slices, constants as
+        written, 'a & b' and 'h.isValid()' (as 'h.$valid$'); anything else
+        needs a @name annotation.
+        """
+        match e:
+            case ast.Name(name=n):
+                return n
+            case ast.IntLit():
+                return literal_text(e)
+            case ast.Call(func=ast.Member(expr=x, name="isValid"), args=()):
+                base = self.key_name(x, ctx)
+                return None if base is None else f"{base}.$valid$"
+            case ast.Member(expr=x, name=n):
+                try:
+                    owner = self.place(x, ctx)
+                except UnsupportedError:
+                    owner = None
+                if isinstance(owner, (PHeader, PStruct)):
+                    n = self.env.field_names.get((owner.type.name, n), n)
+                if n.startswith("."):
+                    return n[1:]
+                base = self.key_name(x, ctx)
+                return None if base is None else f"{base}.{n}"
+            case ast.Index(expr=x, index=i):
+                a, b = self.key_name(x, ctx), self.key_name(i, ctx)
+                return None if a is None or b is None else f"{a}[{b}]"
+            case ast.Slice(expr=x, hi=hi, lo=lo):
+                parts = [self.key_name(x, ctx), self.key_name(hi, ctx), self.key_name(lo, ctx)]
+                if any(p is None for p in parts):
+                    return None
+                return f"{parts[0]}[{parts[1]}:{parts[2]}]"
+            case ast.Binary(op="&", left=a, right=b):
+                left, right = self.key_name(a, ctx), self.key_name(b, ctx)
+                return None if left is None or right is None else f"{left} & {right}"
+        return None
 
     def newtype_of(self, e: ast.Expr, ctx: Ctx) -> str | None:
         """The P4Runtime new type a field expression is declared with, or None."""
@@ -970,3 +1010,21 @@ class ControlLowering(ParserLowering):
             case "range":
                 return {"match_type": "range", "start": hexstr(c, w), "end": hexstr(c, w)}
         return {"match_type": mt, "key": hexstr(c, w)}
+
+
+def literal_text(lit: ast.IntLit) -> str:
+    """An integer literal as p4c prints a constant: its value in the base it was written in."""
+    spelled = lit.pos.text[lit.pos.col - 1 :] if lit.pos.text else ""
+    m = re.match(r"(?:\d+[ws])?0([xXbBoOdD])", spelled)
+    base = {"x": 16, "b": 2, "o": 8, "d": 10}[m.group(1).lower()] if m else 10
+    v = lit.value
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    match base:
+        case 16:
+            return f"{sign}0x{v:x}"
+        case 2:
+            return f"{sign}0b{v:b}"
+        case 8:
+            return f"{sign}0o{v:o}"
+    return f"{sign}{v}"

@@ -9,6 +9,7 @@ import pytest
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
+from p4lite.compiler.diagnostics import CompileError
 from p4lite.compiler.driver import Result
 from p4lite.compiler.p4info import IdAllocator, jenkins_hash, serialize
 
@@ -209,3 +210,47 @@ struct learn_t { bit<8> a; error e; kind_t k; code_t c; bool b; }
     assert info.type_info.enums["kind_t"].members[1].name == "Second"
     assert list(info.type_info.error.members)[-2:] == ["ParserInvalidArgument", "Mine"]
     assert list(info.type_info.serializable_enums) == ["code_t"]
+
+
+def test_key_names_as_p4c_generates_them(compile_text: Callable[[str], Result]) -> None:
+    decls = """
+header h_t { bit<8> a; bit<16> c; }
+struct m_t { @name(".global_k") bit<8> k; @name("renamed") bit<8> r; }
+"""
+    ingress = """
+    m_t meta2;
+    action x() { }
+    table t {
+        key = {
+            hdr.h.isValid() : exact;
+            hdr.h.a & 0x0F : ternary;
+            hdr.h.a & 15 : ternary;
+            hdr.h.c[11:4] : exact;
+            meta2.k : exact;
+            meta2.r : exact;
+        }
+        actions = { x; }
+    }
+    apply { t.apply(); }
+"""
+    info = compile_text(_v1(decls, ingress)).p4info
+    assert [k.name for k in info.tables[0].match_fields] == [
+        "hdr.h.$valid$",
+        "hdr.h.a & 0xf",
+        "hdr.h.a & 15",
+        "hdr.h.c[11:4]",
+        "global_k",
+        "meta2.renamed",
+    ]
+
+
+def test_cast_key_needs_a_name(compile_text: Callable[[str], Result]) -> None:
+    ingress = """
+    action x() { }
+    table t { key = { (bit<16>)hdr.h.a : exact; } actions = { x; } }
+    apply { t.apply(); }
+"""
+    with pytest.raises(CompileError) as exc:
+        compile_text(_v1("header h_t { bit<8> a; }", ingress))
+    message = exc.value.diagnostics[0].message
+    assert message == "(bit<16>)hdr.h.a: Complex key expression requires a @name annotation"
