@@ -813,11 +813,6 @@ class ControlLowering(ParserLowering):
         m: int | None = None
         # 'f & MASK' is computed into a temporary, as p4c's SimplifyKey does; only a
         # slice becomes a BMv2 key mask (whose entries are in the slice's bits)
-        masked = (
-            isinstance(e, ast.Binary)
-            and e.op == "&"
-            and self.rvalue(e.right, Ctx(ctx.scope, control=ctx.control)).const is not None
-        )
         if isinstance(e, ast.Slice):
             inner = self.rvalue(e.expr, ctx)
             hi = self.fe.const_int(e.hi) or 0
