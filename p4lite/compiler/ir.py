@@ -303,6 +303,9 @@ class LExtern:
     selector: J | None = None
     annotations: tuple[ast.Annotation, ...] = ()
     counter_type: str = ""
+    # a register's P4Runtime value type: '' (bit<W>), 'int' (int<W>), 'bool'
+    # or 'serenum:NAME'
+    value_type: str = ""
 
 
 @dataclass(slots=True)

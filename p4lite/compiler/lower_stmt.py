@@ -1271,6 +1271,10 @@ class StmtLowering(ExprLowering):
             case "register":
                 ext.size = self.fe.const_int(args[0]) or 0
                 ext.width = width_of(t.args[0]) if t.args else 32
+                if t.args:
+                    vt = t.args[0]
+                    signed = isinstance(vt, Bits) and vt.signed
+                    ext.value_type = "int" if signed else p4rt_type(vt)
             case "counter":
                 ext.size = self.fe.const_int(args[0]) or 0
                 ext.counter_type = self.enum_member(args[1], "CounterType", ctx)

@@ -338,7 +338,15 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             case "register":
                 r = info.registers.add()
                 _fill_preamble(r.preamble, eid, e.name, alias[e.name], e.annotations)
-                r.type_spec.bitstring.bit.bitwidth = e.width
+                match e.value_type:
+                    case "int":
+                        r.type_spec.bitstring.int.bitwidth = e.width
+                    case "bool":
+                        r.type_spec.bool.SetInParent()
+                    case vt if vt.startswith("serenum:"):
+                        r.type_spec.serializable_enum.name = vt.split(":", 1)[1]
+                    case _:
+                        r.type_spec.bitstring.bit.bitwidth = e.width
                 r.size = e.size
     for vs in low.value_sets:
         pv = info.value_sets.add()
@@ -377,6 +385,9 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
     enums_used |= {e for a in actions for e in a.param_enums}
     digest_types = {ft for _, _, fields in low.digests for _, _, ft in fields}
     enums_used |= {ft.split(":", 1)[1] for ft in digest_types if ft.startswith("serenum:")}
+    enums_used |= {
+        e.value_type.split(":", 1)[1] for e in externs if e.value_type.startswith("serenum:")
+    }
     for ename, members in low.enums:
         if f"enum:{ename}" in digest_types:
             en = info.type_info.enums[ename]

@@ -254,3 +254,26 @@ def test_cast_key_needs_a_name(compile_text: Callable[[str], Result]) -> None:
         compile_text(_v1("header h_t { bit<8> a; }", ingress))
     message = exc.value.diagnostics[0].message
     assert message == "(bit<16>)hdr.h.a: Complex key expression requires a @name annotation"
+
+
+def test_register_value_types(compile_text: Callable[[str], Result]) -> None:
+    decls = "enum bit<8> state_t { IDLE = 0, BUSY = 1 }\nheader h_t { bit<8> a; }"
+    ingress = """
+    register<bit<8>, bit<32>>(4) plain;
+    register<int<16>, bit<32>>(4) signed_r;
+    register<bool, bit<32>>(4) flags;
+    register<state_t, bit<32>>(4) states;
+    apply {
+        plain.write(0, hdr.h.a);
+        signed_r.write(0, -16s1);
+        flags.write(0, true);
+        states.write(0, state_t.BUSY);
+    }
+"""
+    info = compile_text(_v1(decls, ingress)).p4info
+    specs = {r.preamble.name: r.type_spec for r in info.registers}
+    assert specs["I.plain"].bitstring.bit.bitwidth == 8
+    assert specs["I.signed_r"].bitstring.int.bitwidth == 16
+    assert specs["I.flags"].HasField("bool")
+    assert specs["I.states"].serializable_enum.name == "state_t"
+    assert list(info.type_info.serializable_enums) == ["state_t"]
