@@ -163,11 +163,19 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class ListExpr:
-    """`{a, b, c}`; names set for `{f = a, g = b}`."""
+    """`{a, b, c}`; names set for `{f = a, g = b}`; rest for a final `...`."""
 
     pos: Pos
     items: tuple[Expr, ...]
     names: tuple[str, ...] = ()
+    rest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidHeader:
+    """`{#}`: an invalid header (or header union)."""
+
+    pos: Pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +207,7 @@ Expr = (
     | Cast
     | Call
     | ListExpr
+    | InvalidHeader
     | Default
     | TypeExpr
 )

@@ -143,10 +143,19 @@ class StmtLowering(ExprLowering):
             case PHeader(name=hn, type=ht):
                 if src is None:
                     raise UnsupportedError(pos, "unsupported header assignment")
+                if isinstance(src, ast.Cast) and isinstance(
+                    src.expr, (ast.ListExpr, ast.InvalidHeader)
+                ):
+                    src = src.expr
+                if isinstance(src, ast.InvalidHeader):
+                    self.emit_guarded_header(ctx, "remove_header", hn, pos)
+                    return
                 if isinstance(src, ast.ListExpr):
                     self.emit_guarded_header(ctx, "add_header", hn, pos)
-                    for (fname, ft), item in zip(ht.fields, src.items, strict=False):
-                        self.assign(PField(hn, fname, ft), item, ctx, pos)
+                    fields: dict[str, Place] = {
+                        fname: PField(hn, fname, ft) for fname, ft in ht.fields
+                    }
+                    self.assign_list(fields, src, ht.name, ctx, pos)
                     return
                 sp = self.place(src, ctx)
                 if not isinstance(sp, PHeader):
@@ -157,6 +166,9 @@ class StmtLowering(ExprLowering):
                     [{"type": "header", "value": hn}, {"type": "header", "value": sp.name}],
                     pos,
                 )
+            case PUnion(members=um) if isinstance(src, ast.InvalidHeader):
+                for member in um.values():
+                    self.emit_guarded_header(ctx, "remove_header", member.name, pos)
             case PStack(name=dn, type=dt) | PUnion(name=dn, type=dt):
                 whole = self.place(src, ctx) if src is not None else None
                 if not isinstance(whole, type(dst)) or whole.type != dt:
@@ -174,14 +186,10 @@ class StmtLowering(ExprLowering):
             case PStruct(type=st, members=m):
                 if src is None:
                     raise UnsupportedError(pos, "unsupported struct assignment")
+                if isinstance(src, ast.Cast) and isinstance(src.expr, ast.ListExpr):
+                    src = src.expr
                 if isinstance(src, ast.ListExpr):
-                    names = src.names or tuple(n for n, _ in st.fields)
-                    for n, item in zip(names, src.items, strict=False):
-                        if n not in m:
-                            raise UnsupportedError(
-                                item.pos, f"struct {st.name!r} has no field {n!r}"
-                            )
-                        self.assign(m[n], item, ctx, pos)
+                    self.assign_list(m, src, st.name, ctx, pos)
                     return
                 sp = self.place(src, ctx)
                 if not isinstance(sp, PStruct) or sp.type != st:
@@ -191,6 +199,53 @@ class StmtLowering(ExprLowering):
                 self.copy_struct(m, sp.members, ctx, pos)
             case _:
                 raise UnsupportedError(pos, "unsupported assignment target")
+
+    def assign_list(
+        self, members: dict[str, Place], src: ast.ListExpr, tname: str, ctx: Ctx, pos: Pos
+    ) -> None:
+        """Assign a list or struct expression member by member (by name where named).
+
+        With a final `...` the members not given get their default values.
+        """
+        names = src.names or tuple(members)[: len(src.items)]
+        values: list[Val | None] = []
+        for n, item in zip(names, src.items, strict=False):
+            if n not in members:
+                raise UnsupportedError(item.pos, f"{tname!r} has no field {n!r}")
+            member = members[n]
+            values.append(None)
+            if len(src.items) > 1 and isinstance(member, PField):
+                # the whole right-hand side is read before any member is written
+                # ('h = { b = h.a, a = h.b }' swaps), as p4c's RemoveAliases does
+                v = self.rvalue(item, ctx, member.type)
+                if v.const is None:
+                    tmp = self.temp(member.type)
+                    self.assign(tmp, None, ctx, pos, v)
+                    v = Val({"type": "field", "value": ["scalars", tmp.name]}, member.type)
+                values[-1] = v
+        for n, item, pre in zip(names, src.items, values, strict=False):
+            self.assign(members[n], None if pre is not None else item, ctx, pos, pre)
+        if src.rest:
+            for n, member in members.items():
+                if n not in names:
+                    self.assign_default(member, ctx, pos)
+
+    def assign_default(self, dst: Place, ctx: Ctx, pos: Pos) -> None:
+        """Give dst P4's default value: 0, false, an invalid header."""
+        match dst:
+            case PField(type=t):
+                base = t.base if isinstance(t, EnumT) and t.base is not None else t
+                self.assign(dst, None, ctx, pos, self.const_val(0, base))
+            case PHeader(name=hn):
+                self.emit_guarded_header(ctx, "remove_header", hn, pos)
+            case PUnion(members=um):
+                for member in um.values():
+                    self.emit_guarded_header(ctx, "remove_header", member.name, pos)
+            case PStruct(members=m):
+                for sub in m.values():
+                    self.assign_default(sub, ctx, pos)
+            case _:
+                raise UnsupportedError(pos, "unsupported default value ('...') for this member")
 
     def copy_struct(self, dst: dict[str, Place], src: dict[str, Place], ctx: Ctx, pos: Pos) -> None:
         """Copy a flattened struct member by member."""

@@ -882,11 +882,20 @@ class Parser:
                 e = self.expression()
                 self.expect(")")
                 return e
+            case "{#}":
+                self.i += 1
+                return ast.InvalidHeader(t.pos)
             case "{":
                 self.i += 1
                 items: list[ast.Expr] = []
                 names: list[str] = []
+                rest = False
                 while not self.accept("}"):
+                    if self.accept("..."):
+                        # default values for every field not given
+                        rest = True
+                        self.expect("}")
+                        break
                     if self.tok.kind == "ID" and self.peek().kind == "=":
                         names.append(self.ident().text)
                         self.expect("=")
@@ -894,7 +903,7 @@ class Parser:
                     if not self.accept(","):
                         self.expect("}")
                         break
-                return ast.ListExpr(t.pos, tuple(items), tuple(names))
+                return ast.ListExpr(t.pos, tuple(items), tuple(names), rest)
             case "error":
                 self.i += 1
                 return ast.Name(t.pos, "error")

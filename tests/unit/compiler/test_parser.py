@@ -112,3 +112,11 @@ def test_syntax_error_has_position() -> None:
     assert (diag.pos.line, diag.pos.col) == (1, 27)
     assert "unexpected ';'" in diag.message
     assert diag.render().endswith("^")
+
+
+def test_invalid_header_and_default_initializers() -> None:
+    prog = parse_text("const s_t a = { f = 1, ... };\nconst s_t b = { ... };\nconst h_t c = {#};")
+    inits = [d.init for d in prog.decls if isinstance(d, ast.VarDecl)]
+    assert isinstance(inits[0], ast.ListExpr) and inits[0].rest and inits[0].names == ("f",)
+    assert isinstance(inits[1], ast.ListExpr) and inits[1].rest and inits[1].items == ()
+    assert isinstance(inits[2], ast.InvalidHeader)
