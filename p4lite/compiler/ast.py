@@ -466,12 +466,19 @@ class ActionRef:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A const entry: keyset, action call, optional priority."""
+    """A table entry: keyset, action call, optional priority.
+
+    ``priority_kw`` tells a `priority = N:` prefix (P4's priority, see
+    `largest_priority_wins`) from a trailing `@priority(N)` (BMv2's, lower
+    wins); ``is_const`` is an entry's own `const`.
+    """
 
     pos: Pos
     keys: tuple[Expr, ...]
     action: ActionRef
     priority: Expr | None = None
+    priority_kw: bool = False
+    is_const: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -764,6 +764,8 @@ class ControlLowering(ParserLowering):
                         mp.decl.direct_table = t.name
                 case "support_timeout":
                     t.idle_timeout = True
+                case "largest_priority_wins" | "priority_delta":
+                    pass  # read with the entries (entry_priorities)
                 case _:
                     self.sink.warn(prop.pos, f"table property {prop.name!r} ignored")
         if not has_default and t.implementation is None:
@@ -777,7 +779,7 @@ class ControlLowering(ParserLowering):
                 t.default = (act, [], False)
         for prop in decl.props:
             if prop.name == "entries":
-                t.entries = self.const_entries(t, prop, ctx)
+                t.entries = self.const_entries(t, prop, ctx, decl)
         if t.implementation is not None and t.selector:
             sel_inputs = [k for k in t.keys if k.p4_match == "selector"]
             ext = next(x for x in self.out.externs if x.name == t.implementation)
@@ -916,9 +918,49 @@ class ControlLowering(ParserLowering):
             out.append(v.const)
         return out
 
-    def const_entries(self, t: LTable, prop: ast.TableProp, ctx: Ctx) -> list[J]:
-        """Lower a table's const entries (priority = position unless given)."""
+    def entry_priorities(self, decl: ast.TableDecl, prop: ast.TableProp) -> list[int]:
+        """BMv2 priorities (lower wins) of a table's entries, as p4c's EntryPriorities ranks them.
+
+        Entries rank by position unless they have `priority = N:` (P4's
+        priorities: larger wins unless `largest_priority_wins = false`; an entry
+        without one gets the previous one's minus, or plus, `priority_delta`);
+        a trailing `@priority(N)` is BMv2's priority as it is.
+        """
+        entries = prop.entries
+        if not any(e.priority_kw for e in entries):
+            return [
+                (self.fe.const_int(e.priority) or 0) if e.priority is not None else i + 1
+                for i, e in enumerate(entries)
+            ]
+        first = next(e for e in entries if e.priority_kw)
+        if prop.is_const:
+            raise UnsupportedError(first.pos, "Table with 'const' entries cannot have priorities")
+        if not entries[0].priority_kw:
+            raise UnsupportedError(entries[0].pos, "entry must have a priority")
+        largest_wins, delta = True, 1
+        for p in decl.props:
+            if p.name == "largest_priority_wins" and p.value is not None:
+                largest_wins = bool(self.fe.const_int(p.value))
+            elif p.name == "priority_delta" and p.value is not None:
+                delta = self.fe.const_int(p.value) or 0
+        ranks: list[int] = []
+        current = 0
+        for e in entries:
+            if e.priority_kw and e.priority is not None:
+                current = self.fe.const_int(e.priority) or 0
+            ranks.append(current)
+            current = current - delta if largest_wins else current + delta
+        if not largest_wins:
+            return ranks
+        top = max(ranks)
+        return [top + 1 - r for r in ranks]
+
+    def const_entries(
+        self, t: LTable, prop: ast.TableProp, ctx: Ctx, decl: ast.TableDecl
+    ) -> list[J]:
+        """Lower a table's entries (priority = position unless given)."""
         out: list[J] = []
+        priorities = self.entry_priorities(decl, prop)
         for i, ent in enumerate(prop.entries):
             if len(ent.keys) != len(t.keys):
                 raise UnsupportedError(
@@ -937,7 +979,7 @@ class ControlLowering(ParserLowering):
                     f"entry action {ent.action.name!r} is not in the table's actions",
                 )
             data = self.action_args(p.decl, ent.action, ctx, nbound)
-            prio = self.fe.const_int(ent.priority) if ent.priority is not None else i + 1
+            prio = priorities[i]
             frag = (
                 ent.pos.text[ent.pos.col - 1 :].strip().rstrip(";").strip() if ent.pos.text else ""
             )

@@ -562,7 +562,9 @@ class Parser:
                 ents: list[ast.Entry] = []
                 while not self.accept("}"):
                     prio = None
-                    if self.at("priority"):
+                    entry_const = self.accept("const") is not None
+                    priority_kw = self.at("priority")
+                    if priority_kw:
                         self.i += 1
                         self.expect("=")
                         prio = self.expression()
@@ -578,7 +580,9 @@ class Parser:
                         prio = next(
                             (an.args[0] for an in ea if an.name == "priority" and an.args), None
                         )
-                    ents.append(ast.Entry(ks.pos, tuple(keys_t), ar, prio))
+                    ents.append(
+                        ast.Entry(ks.pos, tuple(keys_t), ar, prio, priority_kw, entry_const)
+                    )
                 props.append(
                     ast.TableProp(pt.pos, pname, is_const, entries=tuple(ents), annotations=pa)
                 )

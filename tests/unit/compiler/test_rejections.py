@@ -82,6 +82,24 @@ CASES = [
         "mark_to_drop",
     ),
     (
+        "priority_in_const_entries",
+        "        t.apply();",
+        "action a() { }\n"
+        "table t { key = { hdr.h.a : ternary; } actions = { a; }\n"
+        "const entries = { priority = 3: 1 &&& 1 : a(); } }",
+        "Table with 'const' entries cannot have priorities",
+        "priority = 3",
+    ),
+    (
+        "first_entry_without_priority",
+        "        t.apply();",
+        "action a() { }\n"
+        "table t { key = { hdr.h.a : ternary; } actions = { a; }\n"
+        "entries = { 1 &&& 1 : a(); priority = 3: 2 &&& 2 : a(); } }",
+        "entry must have a priority",
+        "entries = {",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
