@@ -75,7 +75,7 @@ class MidEnd(ControlLowering):
                         (n, width_of(ft), env.newtype_name(env.field_type_names.get((name, n))))
                         for n, ft in t.fields
                     ]
-                    self.out.controller_headers.append((ch, annos, fields))
+                    self.out.controller_headers.append((ch, name, annos, fields))
             elif isinstance(t, EnumT) and t.base is not None:
                 self.out.serializable_enums.append(
                     (name, t.base.width, list(zip(t.members, t.values, strict=True)))

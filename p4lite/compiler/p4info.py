@@ -404,9 +404,11 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mm = se.members.add()
             mm.name = mname
             mm.value = (val & ((1 << base_w) - 1)).to_bytes((base_w + 7) // 8, "big")
-    for hname, annos, cfields in low.controller_headers:
+    for hname, type_name, annos, cfields in low.controller_headers:
         cpm = info.controller_packet_metadata.add()
-        _fill_preamble(cpm.preamble, ids.assign("controller_header", hname), hname, hname, annos)
+        # p4c hashes the header type's name, and names the entity after the annotation
+        cid = ids.assign("controller_header", type_name)
+        _fill_preamble(cpm.preamble, cid, hname, hname, annos)
         cpm.preamble.annotations.insert(0, f'@controller_header("{hname}")')
         for i, (fname, w, mtype) in enumerate(cfields, start=1):
             md = cpm.metadata.add()

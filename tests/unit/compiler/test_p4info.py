@@ -92,7 +92,8 @@ def test_id_annotation_doc_and_controller_header(compile_text: Callable[[str], R
     assert [a.preamble.name for a in info.actions] == ["NoAction", "I.set"]
     cpm = info.controller_packet_metadata[0]
     assert cpm.preamble.name == "packet_in"
-    assert cpm.preamble.id >> 24 == 0x04
+    # the id hashes the header type's name (p4c's), the name is the annotation's
+    assert cpm.preamble.id == (0x04 << 24) | (jenkins_hash("packet_in_t") & 0xFFFFFF)
     assert list(cpm.preamble.annotations) == ['@controller_header("packet_in")']
     assert [(m.id, m.name, m.bitwidth) for m in cpm.metadata] == [
         (1, "ingress_port", 9),
