@@ -404,10 +404,10 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mm = se.members.add()
             mm.name = mname
             mm.value = (val & ((1 << base_w) - 1)).to_bytes((base_w + 7) // 8, "big")
-    for hname, type_name, annos, cfields in low.controller_headers:
+    for hname, htype, annos, cfields in low.controller_headers:
         cpm = info.controller_packet_metadata.add()
         # p4c hashes the header type's name, and names the entity after the annotation
-        cid = ids.assign("controller_header", type_name)
+        cid = ids.assign("controller_header", htype)
         _fill_preamble(cpm.preamble, cid, hname, hname, annos)
         cpm.preamble.annotations.insert(0, f'@controller_header("{hname}")')
         for i, (fname, w, mtype) in enumerate(cfields, start=1):
