@@ -160,12 +160,22 @@ class _NewTypes:
         self.used: set[str] = set()
 
     def translation(self, name: str) -> tuple[str, int | None] | None:
-        """``(uri, sdn bitwidth or None for a string)`` of a translated type."""
+        """``(uri, sdn bitwidth or None for a string)`` of a translated type.
+
+        The width is written as a number (`32`) or as a type (`bit<32>`), a
+        string translation as `string`.
+        """
         a = ast.annotation(self.declared[name][1], "p4runtime_translation")
         if a is None or len(a.args) < 2 or not isinstance(a.args[0], ast.StrLit):
             return None
-        w = a.args[1]
-        return a.args[0].value, (w.value if isinstance(w, ast.IntLit) else None)
+        match a.args[1]:
+            case ast.IntLit(value=w):
+                return a.args[0].value, w
+            case ast.TypeExpr(type=ast.TypeRef(kind="bit", width=ast.IntLit(value=w))):
+                return a.args[0].value, w
+            case ast.TypeExpr(type=ast.TypeRef(kind="string")):
+                return a.args[0].value, None
+        return None
 
     def use(self, name: str | None, width: int) -> tuple[str, int]:
         """Record a reference to ``name``; its type name and P4Runtime bitwidth."""
@@ -173,8 +183,9 @@ class _NewTypes:
             return "", width
         self.used.add(name)
         tr = self.translation(name)
-        if tr is not None and tr[1] is not None:
-            return name, tr[1]
+        if tr is not None:
+            # a string-translated value has no bitwidth in P4Runtime
+            return name, tr[1] if tr[1] is not None else 0
         return name, width
 
     def fill(self, info: p4info_pb2.P4Info) -> None:

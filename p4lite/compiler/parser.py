@@ -169,6 +169,10 @@ class Parser:
             while not sub.at("EOF"):
                 if sub.at("STRING") or sub.at("INT") or sub.at("ID"):
                     args.append(sub.expression())
+                elif sub.tok.kind in ("bit", "int", "string"):
+                    # a type argument, e.g. @p4runtime_translation("uri", bit<32>)
+                    pos = sub.tok.pos
+                    args.append(ast.TypeExpr(pos, sub.type_ref()))
                 else:
                     sub.i += 1
                 sub.accept(",")

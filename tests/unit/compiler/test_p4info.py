@@ -278,3 +278,21 @@ def test_register_value_types(compile_text: Callable[[str], Result]) -> None:
     assert specs["I.flags"].HasField("bool")
     assert specs["I.states"].serializable_enum.name == "state_t"
     assert list(info.type_info.serializable_enums) == ["state_t"]
+
+
+def test_translation_width_as_type_or_string(compile_text: Callable[[str], Result]) -> None:
+    decls = """
+@p4runtime_translation("example.org/a", bit<32>) type bit<16> a_t;
+@p4runtime_translation("example.org/s", string) type bit<16> s_t;
+header h_t { a_t a; s_t s; }
+"""
+    ingress = """
+    table t { key = { hdr.h.a : exact; hdr.h.s : exact; } actions = { NoAction; } }
+    apply { t.apply(); }
+"""
+    info = compile_text(_v1(decls, ingress)).p4info
+    a, s = info.tables[0].match_fields
+    assert (a.bitwidth, a.type_name.name) == (32, "a_t")
+    assert (s.bitwidth, s.type_name.name) == (0, "s_t")  # no width for a string
+    assert info.type_info.new_types["a_t"].translated_type.sdn_bitwidth == 32
+    assert info.type_info.new_types["s_t"].translated_type.HasField("sdn_string")
