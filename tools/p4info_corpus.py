@@ -19,8 +19,8 @@ the programs showing each) and the totals:
 * ``crash``: the compiler raised something other than ``CompileError``.
 
 Fields that p4c added after the version this project follows (1.2.4.8) are
-left out of the comparison: ``initial_default_action`` and the ``@corelib``
-annotation of ``NoAction``.
+left out of the comparison: ``initial_default_action``, the selector size
+semantics of action profiles and the ``@corelib`` annotation of ``NoAction``.
 
 Usage, from the repository root: ``python -m tools.p4info_corpus DIR [-k
 PATTERN] [--json OUT] [-v]``. Exit 0 when every program is equal, 1
@@ -66,6 +66,7 @@ SECTIONS = (
 
 # later p4c versions write these; 1.2.4.8 does not
 _LATER_FIELDS = ("initial_default_action",)
+_LATER_PROFILE_FIELDS = ("sum_of_weights", "sum_of_members")
 _LATER_ANNOTATIONS = ("@corelib",)
 
 
@@ -96,6 +97,9 @@ def normalize(info: p4info_pb2.P4Info) -> p4info_pb2.P4Info:
     for t in out.tables:
         for name in _LATER_FIELDS:
             t.ClearField(name)
+    for ap in out.action_profiles:
+        for name in _LATER_PROFILE_FIELDS:
+            ap.ClearField(name)
     for section in SECTIONS:
         for entity in getattr(out, section):
             kept = [a for a in entity.preamble.annotations if a not in _LATER_ANNOTATIONS]

@@ -306,6 +306,8 @@ class LExtern:
     # a register's P4Runtime value type: '' (bit<W>), 'int' (int<W>), 'bool'
     # or 'serenum:NAME'
     value_type: str = ""
+    # an action profile's @max_group_size (0: none)
+    max_group_size: int = 0
 
 
 @dataclass(slots=True)

@@ -728,13 +728,25 @@ class ControlLowering(ParserLowering):
                     assert prop.value is not None
                     impl = prop.value
                     if isinstance(impl, ast.Call) and isinstance(impl.func, ast.Name):
-                        # an inline instance: p4c names the profile after the table
+                        # an inline instance: named by the property's @name as it
+                        # is (p4c's property controlPlaneName), else after the table
                         short = name.rsplit(".", 1)[-1]
+                        annos: tuple[ast.Annotation, ...] = ()
+                        renamed = ast.annotation_str(prop.annotations, "name")
+                        if renamed is not None:
+                            annos = (
+                                ast.Annotation(
+                                    prop.pos,
+                                    "name",
+                                    (ast.StrLit(prop.pos, "." + renamed.lstrip(".")),),
+                                ),
+                            )
                         inst = ast.Instance(
                             impl.pos,
                             ast.TypeRef(impl.pos, "name", impl.func.name),
                             impl.args,
                             short,
+                            annos,
                         )
                         self.instance(inst, ctx, name.rsplit(".", 1)[0])
                         impl = ast.Name(impl.pos, short)
@@ -750,6 +762,9 @@ class ControlLowering(ParserLowering):
                         )
                     t.implementation = ip.name
                     t.selector = ip.decl.kind == "action_selector"
+                    group = ast.annotation(prop.annotations, "max_group_size")
+                    if group is not None and group.args:
+                        ip.decl.max_group_size = self.fe.const_int(group.args[0]) or 0
                 case "counters":
                     assert prop.value is not None
                     cp = self.place(prop.value, ctx)

@@ -324,6 +324,8 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
                 if e.kind == "action_selector":
                     ap.with_selector = True
                 ap.size = e.size
+                if e.max_group_size and e.kind == "action_selector":
+                    ap.max_group_size = e.max_group_size
             case "counter":
                 c = info.counters.add()
                 _fill_preamble(c.preamble, eid, e.name, alias[e.name], e.annotations)

@@ -296,3 +296,29 @@ header h_t { a_t a; s_t s; }
     assert (s.bitwidth, s.type_name.name) == (0, "s_t")  # no width for a string
     assert info.type_info.new_types["a_t"].translated_type.sdn_bitwidth == 32
     assert info.type_info.new_types["s_t"].translated_type.HasField("sdn_string")
+
+
+def test_inline_implementation_named_by_its_property(compile_text: Callable[[str], Result]) -> None:
+    decls = "header h_t { bit<8> a; }"
+    ingress = """
+    action a() { }
+    table t_ap {
+        key = { hdr.h.a : exact; }
+        actions = { a; }
+        @name("prof") @max_group_size(9) implementation = action_profile(32w16);
+    }
+    table t_sel {
+        key = { hdr.h.a : exact; meta.sel : selector; }
+        actions = { a; }
+        @name(".sel") @max_group_size(9)
+        implementation = action_selector(HashAlgorithm.crc16, 32w16, 32w8);
+    }
+    apply { t_ap.apply(); t_sel.apply(); }
+"""
+    result = compile_text(_v1(decls, ingress))
+    profiles = {ap.preamble.name: ap for ap in result.p4info.action_profiles}
+    assert sorted(profiles) == ["prof", "sel"]
+    # p4c writes max_group_size for selectors only
+    assert (profiles["prof"].max_group_size, profiles["sel"].max_group_size) == (0, 9)
+    profs = result.json["pipelines"][0]["action_profiles"]
+    assert sorted(p["name"] for p in profs) == ["prof", "sel"]
