@@ -29,6 +29,7 @@ class FakeNodes:
         self.kit, self.switch, self.delays = kit, switch, delays
         self.stop = threading.Event()
         self.answered = 0
+        self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -42,15 +43,24 @@ class FakeNodes:
             port, msg = got
             if msg.header.msg_type != MsgType.REQUEST:
                 continue
-            self.stop.wait(self.delays[port])
-            head = msg.header
-            answer = dataclasses.replace(head, msg_type=MsgType.RESPONSE, stage=255, flags=0x08)
-            reply = encode(answer, list(msg.vector or ()))
-            ends = Endpoints(
-                f"02:00:00:00:00:{port:02x}", "02:d1:00:01:00:00", self.kit.host_ip(port),
-                self._src, DIN_UDP_PORT, self._sport,
-            )  # fmt: skip
-            self.switch.inject(port, udp_frame(ends, reply))
+            # Each answer on its own timer: a slow instance's delay never holds up
+            # the fast one's answers (one loop that slept would add it to both).
+            timer = threading.Timer(self.delays[port], self._answer, (port, msg))
+            timer.daemon = True
+            timer.start()
+
+    def _answer(self, port: int, msg: Any) -> None:
+        if self.stop.is_set():
+            return
+        head = msg.header
+        answer = dataclasses.replace(head, msg_type=MsgType.RESPONSE, stage=255, flags=0x08)
+        reply = encode(answer, list(msg.vector or ()))
+        ends = Endpoints(
+            f"02:00:00:00:00:{port:02x}", "02:d1:00:01:00:00", self.kit.host_ip(port),
+            self._src, DIN_UDP_PORT, self._sport,
+        )  # fmt: skip
+        self.switch.inject(port, udp_frame(ends, reply))
+        with self.lock:
             self.answered += 1
 
     _src = "10.255.255.254"
