@@ -1,6 +1,6 @@
 # DIN testbed: one Makefile for set-up, build, run, test and benchmarks.
 #
-#   make run              the testbed (TOPO=enterprise SCENARIO=interactive|demo)
+#   make run              the testbed (TOPO=enterprise SCENARIO=interactive|check|demo PCAP=1)
 #   make test             lint + every test
 #   make build            compile every program of p4src/ into build/
 #   make stop | clean     stop what `make run` started | remove outputs
@@ -21,6 +21,7 @@ P4SRC ?= p4src
 BUILD_DIR ?= build
 LOG_DIR ?= logs
 PCAP_DIR ?= pcaps
+PCAP ?=
 TOPO ?= enterprise
 SCENARIO ?= interactive
 PYTEST_ARGS ?=
@@ -134,7 +135,8 @@ $(NDPI_FLOWS): $(NDPI_STAMP) $(FLOW_DATA_CODE) | install
 
 run: build models
 	$(PY) -m topologies.launch --topo $(TOPO) --scenario $(SCENARIO) \
-	    --build $(BUILD_DIR) --logs $(LOG_DIR) --pcaps $(PCAP_DIR)
+	    --build $(BUILD_DIR) --logs $(LOG_DIR) --pcaps $(PCAP_DIR) \
+	    $(if $(filter 1 yes,$(PCAP)),--pcap)
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m topologies.launch --stop --logs $(LOG_DIR); \

@@ -107,6 +107,19 @@ class DinCLI(CLI):  # type: ignore[misc]
             return
         super().do_help(line)
 
+    def waitForNode(self, node: Any) -> None:  # noqa: N802 (Mininet's name)
+        """Wait for a host command; from a terminal, keys typed meanwhile go to it.
+
+        Mininet forwards everything on stdin to a running host command. With
+        commands piped in (``make run < commands.txt``) that would feed the
+        following commands to the first one; they are commands, so here they wait.
+        """
+        if self.isatty():
+            super().waitForNode(node)
+            return
+        while node.waiting:
+            output(node.monitor())
+
     def _guard(self, line: str, command: Callable[[str], None]) -> None:
         try:
             command(line)

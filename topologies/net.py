@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import install
+from controller.entries import runtime_json
 from controller.p4rt import entities as pe
 from controller.p4rt.client import SwitchConnection
 from controller.p4rt.multi import Fabric
@@ -56,8 +57,8 @@ log = logging.getLogger(__name__)
 
 TOPOLOGY_DIR = Path(__file__).resolve().parent
 PID_FILE = "launcher.pids"
-# The testbed's controller is primary above dinctl's default election id (1), so
-# that `dinctl status` or `dinctl read` beside it connect as backups and read.
+# The testbed's controller arbitrates above dinctl's default election id (1): a
+# dinctl command that writes, started beside the testbed, cannot take a switch over.
 ELECTION_ID = 10
 
 
@@ -97,6 +98,22 @@ def install_defaults(fabric: Fabric, dep: Deployment) -> install.InstallResult:
         digests[s].append(pe.DigestEntry(FLOW_DIGEST))
     fabric.run(lambda c: c.insert(digests[c.name]), label="configure digests")
     return result
+
+
+def write_runtime_files(dep: Deployment, compiled: toolchain.Compiled, folder: Path) -> list[Path]:
+    """Each switch's installed table entries as the tutorials' ``sN-runtime.json`` in ``folder``.
+
+    The file name is the topology's ``runtime_json`` for the switch (else
+    ``<switch>-runtime.json``); the steering plan's action-profile members and
+    groups have no such form and are left out.
+    """
+    written = []
+    for name, entries in dep.entries.items():
+        switch = dep.topology.switches[name]
+        path = folder / (switch.runtime_json or f"{name}-runtime.json")
+        runtime_json.write(path, entries, p4info=str(compiled.p4info), bmv2_json=str(compiled.json))
+        written.append(path)
+    return written
 
 
 class StaticSteering:
@@ -213,6 +230,7 @@ def started(
         try:
             observer = Observer(fabric)
             result = install_defaults(fabric, dep)
+            write_runtime_files(dep, compiled, logs)
             nodes = start_nodes(net, dep, logs)
             # ------------------------------------------------------------ steering
             # The steering service runs here: an object with start() and stop()

@@ -253,3 +253,77 @@ def test_make_run_demo_scenario_summary(tmp_path: Path) -> None:
     assert not any(_port_open(p) for p in (50051, 50052, 50053))
     pids = [int(p) for p in re.findall(r"inference node on \w+: pid (\d+)", output)]
     assert len(pids) == 3 and not any(_alive(p) for p in pids)
+
+
+def readme_cli_lines() -> list[str]:
+    """The ``mininet>`` command lines of README.md's text blocks."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = []
+    for block in re.findall(r"```text\n(.*?)```", text, flags=re.S):
+        lines += [
+            line.removeprefix("mininet> ")
+            for line in block.splitlines()
+            if line.startswith("mininet> ")
+        ]
+    return lines
+
+
+def test_make_run_pcap_runs_every_cli_line_of_the_readme(tmp_path: Path) -> None:
+    lines = readme_cli_lines()
+    assert any(line.startswith("din_send") for line in lines)
+    assert any("tcpdump" in line for line in lines)
+    # The README's paths are relative to the checkout; this run writes elsewhere.
+    build, pcaps = tmp_path / "build", tmp_path / "pcaps"
+    script = "\n".join(
+        line.replace("build/", f"{build}/").replace("pcaps/", f"{pcaps}/") for line in lines
+    )
+    result = subprocess.run(
+        _make_argv(tmp_path, "PCAP=1", f"PCAP_DIR={pcaps}"),
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert not re.search(r"^error: ", output, re.M), output
+    # Captures of every switch port, readable while the switch runs.
+    for iface in ("s1-eth1", "s2-eth2", "s3-eth2"):
+        for direction in ("in", "out"):
+            assert (pcaps / f"{iface}_{direction}.pcap").is_file()
+    assert re.search(r"IP 10\.0\.1\.1\.\d+ > 10\.0\.0\.1\.7350: UDP", output), output
+    assert "###[ DIN ]###" in output or "###[ Ethernet ]###" in output
+    # The requests, the sensitive tenant's, the baseline, a flow, the status and the kill.
+    assert "h1 -> 10.0.0.1 (model 1, tenant 0, sensitivity 0): 200/200 answered" in output
+    assert "h2 -> 10.0.0.1 (model 1, tenant 2, sensitivity 1): 100/100 answered" in output
+    assert "h1 -> 10.0.3.1 (model 2, tenant 0, sensitivity 0): 50/50 answered, 50/50" in output
+    assert re.search(r"probe packet: .*: agree", output), output
+    assert "sent 20 frames" in output
+    assert "agreement with the integer reference" in output
+    # dinctl reads beside the testbed's controller.
+    assert "127.0.0.1:50051: reachable, pipeline present" in output
+    assert "tenant 2 sensitivity 1 -> raw inputs to instances [1], activations to [1]" in output
+    assert re.search(r"MyIngress\.din_events\[0\] packets=[1-9]", output), output
+    assert re.search(r"killed the inference node on c2 \(pid \d+\)", output), output
+    assert not any(_port_open(p) for p in (50051, 50052, 50053))
+
+
+def test_make_run_leaf_spine(tmp_path: Path) -> None:
+    result = subprocess.run(
+        _make_argv(tmp_path, "TOPO=leaf-spine"),
+        input="h1_1 ping -c 1 -W 2 h16_4\ndin_map\n",
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "DIN testbed 'leaf-spine': 20 switches" in output
+    assert "1 packets transmitted, 1 received" in output
+    assert "Traceback" not in output
+    assert not any(_port_open(p) for p in range(50051, 50071))

@@ -10,7 +10,8 @@ and requests sent from Mininet hosts.
 - model 1 requests get the answers of the deployment's reference (entries
   simulated, then the node's integer model), and the switches' layer and
   early-exit counters show the layers ran where the role entries put them;
-- the sensitive tenant's requests are only ever served on premises.
+- the sensitive tenant's requests are only ever served on premises;
+- each switch's installed entries are in its tutorials ``sN-runtime.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.entries import runtime_json
 from p4lite import toolchain
 from topologies import flows, net
 from topologies.deployment import SENSITIVE, TENANT_SENSITIVE
@@ -154,3 +156,10 @@ def test_the_sensitive_tenant_is_only_served_on_premises(testbed: Testbed, tmp_p
     assert instances and set(instances) <= on_prem, instances
     counters = read_all_counters(testbed.fabric)["s1"]
     assert counters.event("policy re-steer") >= resteered
+
+
+def test_each_switch_has_its_entries_in_a_tutorials_runtime_file(testbed: Testbed) -> None:
+    dep = testbed.deployment
+    for name, switch in dep.topology.switches.items():
+        runtime = runtime_json.read(testbed.logs / (switch.runtime_json or f"{name}-runtime.json"))
+        assert list(runtime.entries) == list(dep.entries[name]), name

@@ -18,6 +18,9 @@ RUN_ELSEWHERE = {
     "make test": ".ci/run",
     "make run": "tests/mininet/test_make_run.py",
     "make run SCENARIO=check": "tests/mininet/test_make_run.py",
+    "make run SCENARIO=demo": "tests/mininet/test_make_run.py",
+    "make run PCAP=1": "tests/mininet/test_make_run.py",
+    "make run TOPO=leaf-spine": "tests/mininet/test_make_run.py",
     "make models": "tests/mininet/test_make_run.py",  # make run depends on it
     # Derivation on captures the test writes; training when data/ holds the real set.
     "make data": "tests/unit/models/test_make_data.py",
