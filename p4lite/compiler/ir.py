@@ -352,7 +352,7 @@ class Lowered:
     learn_lists: list[J] = field(default_factory=list)
     externs: list[LExtern] = field(default_factory=list)
     # digest name, learn list id, fields (name, width, P4Runtime type: '' for
-    # bit<W>, 'bool', 'error', 'serenum:NAME' or 'enum:NAME')
+    # bit<W>, 'bool', 'error', 'serenum:NAME', 'enum:NAME' or 'newtype:NAME')
     digests: list[tuple[str, int, list[tuple[str, int, str]]]] = field(default_factory=list)
     arch_names: dict[str, str] = field(default_factory=dict)
     extern_calls: bool = False

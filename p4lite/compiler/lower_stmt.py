@@ -1006,9 +1006,13 @@ class StmtLowering(ExprLowering):
                 self.out.learn_lists.append({"id": lid, "name": lname, "elements": fields})
                 st = self.env.types.get(t_name)
                 if isinstance(st, StructT):
-                    self.out.digests.append(
-                        (lname, lid, [(n, width_of(t), p4rt_type(t)) for n, t in st.fields])
-                    )
+                    members: list[tuple[str, int, str]] = []
+                    for fname, ft in st.fields:
+                        declared = self.env.field_type_names.get((t_name, fname))
+                        newtype = self.env.newtype_name(declared)
+                        tag = f"newtype:{newtype}" if newtype else p4rt_type(ft)
+                        members.append((fname, width_of(ft), tag))
+                    self.out.digests.append((lname, lid, members))
                 else:
                     self.out.digests.append(
                         (

@@ -390,6 +390,8 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
                 mem.type_spec.serializable_enum.name = ftype.split(":", 1)[1]
             elif ftype.startswith("enum:"):
                 mem.type_spec.enum.name = ftype.split(":", 1)[1]
+            elif ftype.startswith("newtype:"):
+                mem.type_spec.new_type.name, _ = newtypes.use(ftype.split(":", 1)[1], w)
             else:
                 mem.type_spec.bitstring.bit.bitwidth = w
     # p4c lists the serializable enums that a match field, an action param or

@@ -322,3 +322,18 @@ def test_inline_implementation_named_by_its_property(compile_text: Callable[[str
     assert (profiles["prof"].max_group_size, profiles["sel"].max_group_size) == (0, 9)
     profs = result.json["pipelines"][0]["action_profiles"]
     assert sorted(p["name"] for p in profs) == ["prof", "sel"]
+
+
+def test_digest_member_of_a_new_type(compile_text: Callable[[str], Result]) -> None:
+    decls = """
+type bit<9> port_t;
+header h_t { bit<8> a; }
+struct learn_t { bit<8> a; port_t port; }
+"""
+    ingress = """
+    apply { digest<learn_t>(1, { hdr.h.a, (port_t)sm.ingress_port }); }
+"""
+    info = compile_text(_v1(decls, ingress)).p4info
+    port = info.type_info.structs["learn_t"].members[1]
+    assert port.type_spec.new_type.name == "port_t"
+    assert info.type_info.new_types["port_t"].original_type.bitstring.bit.bitwidth == 9
