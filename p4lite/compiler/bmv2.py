@@ -285,7 +285,10 @@ def to_json(low: Lowered, program_name: str) -> J:
         "header_stacks": stacks,
         "header_union_types": union_types,
         "header_unions": unions,
-        "header_union_stacks": [],
+        "header_union_stacks": [
+            {"name": n, "id": i, "union_type": t, "size": size, "header_union_ids": ids}
+            for i, (n, t, size, ids) in enumerate(low.union_stacks)
+        ],
         "field_lists": low.field_lists,
         "errors": [[n, v] for n, v in low.errors],
         "enums": [{"name": n, "entries": [list(x) for x in ents]} for n, ents in low.enums],

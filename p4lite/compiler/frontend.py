@@ -529,7 +529,11 @@ class FrontEnd:
             case "stack":
                 base = self.resolve(t.args[0], tparams)
                 size = self.const_int(t.size) if t.size is not None else None
-                if not isinstance(base, StructT) or base.kind != "header" or not size:
+                if (
+                    not isinstance(base, StructT)
+                    or base.kind not in ("header", "header_union")
+                    or not size
+                ):
                     self.sink.error(t.pos, "unsupported header stack: expected header[constant]")
                     return AnyT()
                 return StackT(base, size)

@@ -337,6 +337,8 @@ class Lowered:
     stacks: list[tuple[str, str, int, list[int]]] = field(default_factory=list)
     union_types: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     unions: list[tuple[str, str, list[int]]] = field(default_factory=list)
+    # header union stacks: name, union type, size, header union ids
+    union_stacks: list[tuple[str, str, int, list[int]]] = field(default_factory=list)
     scalars: list[tuple[str, int, bool]] = field(default_factory=list)
     errors: list[tuple[str, int]] = field(default_factory=list)
     enums: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)

@@ -147,6 +147,20 @@ class LowerBase:
             self.out.header_types[t.name] = fields
         return t.name
 
+    def new_union(self, uname: str, t: StructT) -> PUnion:
+        """A new header union instance: its member headers are 'uname.member'."""
+        members: dict[str, PHeader] = {}
+        ids: list[int] = []
+        for fname, ft in t.fields:
+            assert isinstance(ft, StructT)
+            ids.append(len(self.out.headers))
+            members[fname] = self.new_header(f"{uname}.{fname}", ft)
+        self.out.union_types.setdefault(
+            t.name, [(fn, ft.name) for fn, ft in t.fields if isinstance(ft, StructT)]
+        )
+        self.out.unions.append((uname, t.name, ids))
+        return PUnion(uname, t, members)
+
     def new_header(self, name: str, t: StructT, metadata: bool = False) -> PHeader:
         """A new header instance of type t."""
         self.header_type(t)
@@ -165,18 +179,17 @@ class LowerBase:
                 return self.new_header(self.fresh(leaf), t)
             case StructT(kind="header_union"):
                 counter[0] += 1
-                uname = self.fresh(leaf)
-                members: dict[str, PHeader] = {}
-                ids: list[int] = []
-                for fname, ft in t.fields:
-                    assert isinstance(ft, StructT)
-                    ids.append(len(self.out.headers))
-                    members[fname] = self.new_header(f"{uname}.{fname}", ft)
-                self.out.union_types.setdefault(
-                    t.name, [(fn, ft.name) for fn, ft in t.fields if isinstance(ft, StructT)]
-                )
-                self.out.unions.append((uname, t.name, ids))
-                return PUnion(uname, t, members)
+                return self.new_union(self.fresh(leaf), t)
+            case StackT(elem=StructT(kind="header_union") as elem, size=size):
+                # a stack of header unions: unions 's[k]' with headers 's[k].member'
+                counter[0] += 1
+                sname = self.fresh(leaf)
+                union_ids: list[int] = []
+                for k in range(size):
+                    union_ids.append(len(self.out.unions))
+                    self.new_union(f"{sname}[{k}]", elem)
+                self.out.union_stacks.append((sname, elem.name, size, union_ids))
+                return PStack(sname, t)
             case StackT(elem=elem, size=size):
                 counter[0] += 1
                 sname = self.fresh(leaf)

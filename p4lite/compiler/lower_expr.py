@@ -126,6 +126,13 @@ class ExprLowering(LowerBase):
                                 e.pos, f"header union {b.type.name!r} has no member {n!r}"
                             )
                         return m[n]
+                    case PStack(type=st) if st.elem.kind == "header_union" and n in (
+                        "next",
+                        "last",
+                    ):
+                        raise UnsupportedError(
+                            e.pos, f"{expr_text(e)}: '{n}' of a header union stack is unsupported"
+                        )
                     case PStack(name=sn, type=st):
                         if n in ("next", "last") and not ctx.in_parser:
                             raise UnsupportedError(
@@ -170,6 +177,16 @@ class ExprLowering(LowerBase):
                 if not isinstance(b, PStack):
                     raise UnsupportedError(e.pos, "unsupported indexing: expected a header stack")
                 iv = self.rvalue(idx, ctx)
+                if b.type.elem.kind == "header_union":
+                    if iv.const is None:
+                        raise UnsupportedError(
+                            idx.pos, "a header union stack needs a constant index here"
+                        )
+                    if not 0 <= iv.const < b.type.size:
+                        raise UnsupportedError(
+                            idx.pos, f"stack index {iv.const} out of range for {b.name!r}"
+                        )
+                    return union_element(b, iv.const)
                 if iv.const is None:
                     if not isinstance(iv.type, Bits) or iv.boolish:
                         raise UnsupportedError(
@@ -818,3 +835,15 @@ class ExprLowering(LowerBase):
         return self.as_data(v)
 
     # ============================================================ statements in actions
+
+
+def union_element(stack: PStack, k: int) -> PUnion:
+    """Element k of a header union stack: union 's[k]' with headers 's[k].member'."""
+    elem = stack.type.elem
+    uname = f"{stack.name}[{k}]"
+    members = {
+        fname: PHeader(f"{uname}.{fname}", ft)
+        for fname, ft in elem.fields
+        if isinstance(ft, StructT)
+    }
+    return PUnion(uname, elem, members)

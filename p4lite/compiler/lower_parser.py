@@ -564,6 +564,8 @@ class ParserLowering(StmtLowering):
         match p:
             case PHeader(name=n):
                 return [n]
+            case PStack(name=n, type=st) if st.elem.kind == "header_union":
+                return [f"{n}[{k}].{fname}" for k in range(st.size) for fname, _ in st.elem.fields]
             case PStack(name=n, type=st):
                 return [f"{n}[{k}]" for k in range(st.size)]
             case PUnion(members=m):

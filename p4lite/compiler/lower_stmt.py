@@ -74,6 +74,8 @@ def _headers_of(p: Place) -> list[str]:
             return [n]
         case PUnion(members=m):
             return [h.name for h in m.values()]
+        case PStack(name=n, type=t) if t.elem.kind == "header_union":
+            return [f"{n}[{k}].{fname}" for k in range(t.size) for fname, _ in t.elem.fields]
         case PStack(name=n, type=t):
             return [f"{n}[{k}]" for k in range(t.size)]
         case PStruct(members=m):
@@ -169,6 +171,8 @@ class StmtLowering(ExprLowering):
             case PUnion(members=um) if isinstance(src, ast.InvalidHeader):
                 for member in um.values():
                     self.emit_guarded_header(ctx, "remove_header", member.name, pos)
+            case PStack(type=dt) if dt.elem.kind == "header_union":
+                raise UnsupportedError(pos, "assignment of a whole header union stack")
             case PStack(name=dn, type=dt) | PUnion(name=dn, type=dt):
                 whole = self.place(src, ctx) if src is not None else None
                 if not isinstance(whole, type(dst)) or whole.type != dt:
@@ -561,6 +565,10 @@ class StmtLowering(ExprLowering):
                     else:
                         self.emit(ctx, op, [obj.json], pos)
                     return
+                case PStack(type=st) if m in ("push_front", "pop_front") and (
+                    st.elem.kind == "header_union"
+                ):
+                    raise UnsupportedError(pos, f"{m} on a header union stack is unsupported")
                 case PStack(name=sn) if m in ("push_front", "pop_front"):
                     n = self.rvalue(c.args[0].expr, ctx)
                     if n.const is None:

@@ -351,6 +351,7 @@ class Program:
         self.hdr_index: dict[str, int] = {}
         self.stacks: dict[str, tuple[int, list[int]]] = {}
         self.unions: dict[str, list[int]] = {}
+        self.union_stacks: dict[str, list[str]] = {}
         self.union_of: dict[int, list[int]] = {}
         self.errors: dict[str, int] = {}
         self.field_lists: dict[int, list[tuple[int, int]]] = {}
@@ -469,8 +470,16 @@ class Program:
             self.unions[self._req(un, "name", path, str)] = ids
             for hid in ids:
                 self.union_of[hid] = ids
-        if d.get("header_union_stacks"):
-            raise LoadError("header_union_stacks", "header union stacks are not implemented")
+        for i, us in enumerate(d.get("header_union_stacks", [])):
+            # its elements are header unions of their own; stack operations on
+            # them (push/pop, 'next') are refused where a primitive names one
+            path = f"header_union_stacks[{i}]"
+            ids = self._req(us, "header_union_ids", path, list)
+            names = list(self.unions)
+            for j, uid in enumerate(ids):
+                if not isinstance(uid, int) or not 0 <= uid < len(names):
+                    raise LoadError(f"{path}.header_union_ids[{j}]", f"unknown union id {uid!r}")
+            self.union_stacks[self._req(us, "name", path, str)] = [names[u] for u in ids]
         for i, err in enumerate(d.get("errors", [])):
             if (
                 not isinstance(err, list)

@@ -481,3 +481,50 @@ def test_static_assert_as_constant_and_statement(
     decls = 'const bool version_ok = static_assert(V1MODEL_VERSION >= 20180101, "old");\n'
     text = program("        static_assert(true);", decls=decls)
     compile_text(text)
+
+
+UNION_STACK = """
+#include <core.p4>
+#include <v1model.p4>
+header A { bit<8> a; }
+header B { bit<16> b; }
+header_union U { A a; B b; }
+struct headers_t { A h; U[2] us; }
+struct meta_t { }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start { pkt.extract(hdr.h); pkt.extract(hdr.us[1].b); transition accept; }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    apply { BODY }
+}
+control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+def test_header_union_stack_layout(compile_text: Compile) -> None:
+    doc = compile_text(UNION_STACK.replace("BODY", "hdr.us[0].a.setValid();")).json
+    unions = [u["name"] for u in doc["header_unions"]]
+    assert unions == ["us[0]", "us[1]"]
+    assert doc["header_union_stacks"] == [
+        {"name": "us", "id": 0, "union_type": "U", "size": 2, "header_union_ids": [0, 1]}
+    ]
+    assert doc["deparsers"][0]["order"] == ["h", "us[0].a", "us[0].b", "us[1].a", "us[1].b"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("hdr.us.push_front(1);", "push_front on a header union stack is unsupported"),
+        ("hdr.us[hdr.h.a].a.setValid();", "needs a constant index"),
+    ],
+)
+def test_header_union_stack_operations_refused(
+    compile_text: Compile, body: str, message: str
+) -> None:
+    with pytest.raises(CompileError) as exc:
+        compile_text(UNION_STACK.replace("BODY", body))
+    assert message in exc.value.diagnostics[0].message

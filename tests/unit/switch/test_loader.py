@@ -160,3 +160,14 @@ def test_variable_length_field_needs_max_length() -> None:
         Switch.from_json(json.dumps(doc))
     ht["fields"].pop()
     assert Switch.from_json(json.dumps(doc)).tables() is not None
+
+
+def test_header_union_stack_ids_are_checked() -> None:
+    doc = load_reference("header_union")
+    doc["header_union_stacks"] = [
+        {"name": "us", "id": 0, "union_type": "u", "size": 1, "header_union_ids": [0]}
+    ]
+    Switch.from_json(json.dumps(doc))  # a stack of existing unions loads
+    doc["header_union_stacks"][0]["header_union_ids"] = [7]
+    with pytest.raises(LoadError, match=r"header_union_stacks\[0\]\.header_union_ids\[0\]"):
+        Switch.from_json(json.dumps(doc))
