@@ -546,7 +546,12 @@ class FrontEnd:
                 if found is None:
                     if t.name in ("packet_in", "packet_out"):
                         return ExternT(t.name)
-                    if t.name in self.env.parsers or t.name in self.env.controls:
+                    if (
+                        t.name in self.env.parsers
+                        or t.name in self.env.controls
+                        or t.name in self._types_only
+                    ):
+                        # a parser or control type: constructor parameters take instances
                         return ExternT(t.name)
                     self.sink.error(t.pos, f"undeclared type {t.name!r}")
                     return AnyT(t.name)

@@ -1254,7 +1254,14 @@ class StmtLowering(ExprLowering):
                 raise UnsupportedError(
                     inst.pos, f"missing constructor argument {p.name!r} of {decl.name!r}"
                 )
-            v = self.rvalue(a, Ctx(ctx.scope, control=ctx.control), self.fe.resolve(p.type))
+            pt = self.fe.resolve(p.type)
+            if isinstance(pt, ExternT) and isinstance(a, ast.Name):
+                # a control (or parser) instance passed to a control-typed parameter
+                obj = self.place(a, ctx)
+                if isinstance(obj, PObj) and obj.kind in ("control", "parser"):
+                    out[p.name] = obj
+                    continue
+            v = self.rvalue(a, Ctx(ctx.scope, control=ctx.control), pt)
             if v.const is None:
                 raise UnsupportedError(
                     a.pos, f"constructor argument {p.name!r} must be a compile-time constant"
@@ -1332,6 +1339,11 @@ class StmtLowering(ExprLowering):
             return
         if not isinstance(t, ExternT):
             raise UnsupportedError(d.pos, f"unsupported instantiation of {tname!r}")
+        same = next((x for x in self.out.externs if x.name == fq and x.kind == t.name), None)
+        if same is not None:
+            # a control instance applied again: its extern instances are the same
+            ctx.scope[d.name] = PObj("extern", fq, same, t)
+            return
         args = [a.expr for a in d.args]
         ext = LExtern(t.name, fq, d.pos, annotations=d.annotations)
         match t.name:

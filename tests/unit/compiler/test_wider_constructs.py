@@ -4,6 +4,7 @@ indexes, `if` in parser states, division and modulo by powers of two."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -528,3 +529,11 @@ def test_header_union_stack_operations_refused(
     with pytest.raises(CompileError) as exc:
         compile_text(UNION_STACK.replace("BODY", body))
     assert message in exc.value.diagnostics[0].message
+
+
+def test_control_instance_applied_from_two_controls_is_one(compile_text: Compile) -> None:
+    extra = Path(__file__).resolve().parents[2] / "conformance_extra" / "programs"
+    text = (extra / "control_instance_params.p4").read_text(encoding="utf-8")
+    result = compile_text(text)
+    assert [c.preamble.name for c in result.p4info.counters] == ["MyIngress.Outer.inc.hits"]
+    assert [c["name"] for c in result.json["counter_arrays"]] == ["MyIngress.Outer.inc.hits"]
