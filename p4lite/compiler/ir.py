@@ -226,6 +226,8 @@ class LKey:
     type_name: str = ""
     # the serializable enum type of the key, if any
     enum_name: str = ""
+    # the key element's annotations (P4Info copies them, @name aside)
+    annotations: tuple[ast.Annotation, ...] = ()
 
 
 @dataclass(slots=True)

@@ -812,7 +812,12 @@ class ControlLowering(ParserLowering):
         return t
 
     def table_key(self, k: ast.KeyElem, ctx: Ctx) -> LKey:
-        """Lower one table key (field, slice, mask or isValid())."""
+        """Lower one table key (field, slice, mask or isValid()), with its annotations."""
+        key = self._table_key(k, ctx)
+        key.annotations = k.annotations
+        return key
+
+    def _table_key(self, k: ast.KeyElem, ctx: Ctx) -> LKey:
         mk = k.match_kind
         if mk not in ("exact", "lpm", "ternary", "range", "optional", "selector"):
             raise UnsupportedError(k.pos, f"unsupported match kind {mk!r}")

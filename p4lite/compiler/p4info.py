@@ -272,6 +272,13 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mf.match_type = _MATCH[k.p4_match]
             if type_name:
                 mf.type_name.name = type_name
+            for an in k.annotations:
+                if an.name == "brief" and an.args and isinstance(an.args[0], ast.StrLit):
+                    mf.doc.brief = an.args[0].value
+                elif an.name == "description" and an.args and isinstance(an.args[0], ast.StrLit):
+                    mf.doc.description = an.args[0].value
+                elif an.name not in ("name", "id"):
+                    mf.annotations.append(_render_annotation(an))
         for act, annos in t.action_refs:
             if act.name not in action_ids:
                 continue

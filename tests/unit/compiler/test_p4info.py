@@ -337,3 +337,16 @@ struct learn_t { bit<8> a; port_t port; }
     port = info.type_info.structs["learn_t"].members[1]
     assert port.type_spec.new_type.name == "port_t"
     assert info.type_info.new_types["port_t"].original_type.bitstring.bit.bitwidth == 9
+
+
+def test_key_annotations_are_copied(compile_text: Callable[[str], Result]) -> None:
+    ingress = """
+    action x() { }
+    table t {
+        key = { hdr.h.a : exact @hidden @brief("the a field") @name("a_key"); }
+        actions = { x; }
+    }
+    apply { t.apply(); }
+"""
+    mf = compile_text(_v1("header h_t { bit<8> a; }", ingress)).p4info.tables[0].match_fields[0]
+    assert (mf.name, list(mf.annotations), mf.doc.brief) == ("a_key", ["@hidden"], "the a field")
