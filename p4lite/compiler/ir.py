@@ -210,6 +210,8 @@ class LAction:
     param_types: tuple[str, ...] = ()
     # the serializable enum type of each param, "" if none
     param_enums: tuple[str, ...] = ()
+    # each param's annotations (P4Info copies them)
+    param_annos: tuple[tuple[ast.Annotation, ...], ...] = ()
 
 
 @dataclass(slots=True)

@@ -616,6 +616,7 @@ class ControlLowering(ParserLowering):
         params: list[tuple[str, int]] = []
         param_types: list[str] = []
         param_enums: list[str] = []
+        param_annos: list[tuple[ast.Annotation, ...]] = []
         scope = dict(self.ctl_scope.scope) if self.ctl_scope is not None else {}
         scope.update(ctx.scope)
         if len(bound) > len(decl.params):
@@ -645,6 +646,7 @@ class ControlLowering(ParserLowering):
             declared = p.type.name if p.type.kind == "name" else None
             param_types.append(self.env.newtype_name(declared) or "")
             param_enums.append(t.name if isinstance(t, EnumT) and t.base is not None else "")
+            param_annos.append(p.annotations)
             scope[p.name] = PValue(Val({"type": "runtime_data", "value": i}, t))
         prims: list[J] = []
         act = LAction(
@@ -657,6 +659,7 @@ class ControlLowering(ParserLowering):
             fq_p4=fq,
             param_types=tuple(param_types),
             param_enums=tuple(param_enums),
+            param_annos=tuple(param_annos),
         )
         self.action_cache[key] = act
         actx = Ctx(scope, in_action=True, prims=prims, control=ctx.control)

@@ -129,6 +129,19 @@ def _fill_preamble(
             pre.annotations.append(_render_annotation(a))
 
 
+def _fill_annotations(
+    msg: p4info_pb2.MatchField | p4info_pb2.Action.Param, annos: tuple[ast.Annotation, ...]
+) -> None:
+    """Annotations of a match field or an action param (@brief/@description as doc)."""
+    for an in annos:
+        if an.name == "brief" and an.args and isinstance(an.args[0], ast.StrLit):
+            msg.doc.brief = an.args[0].value
+        elif an.name == "description" and an.args and isinstance(an.args[0], ast.StrLit):
+            msg.doc.description = an.args[0].value
+        elif an.name not in ("name", "id"):
+            msg.annotations.append(_render_annotation(an))
+
+
 def _aliases(names: list[str]) -> dict[str, str]:
     """Shortest dotted suffix of each name that no other name shares."""
     out: dict[str, str] = {}
@@ -272,13 +285,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mf.match_type = _MATCH[k.p4_match]
             if type_name:
                 mf.type_name.name = type_name
-            for an in k.annotations:
-                if an.name == "brief" and an.args and isinstance(an.args[0], ast.StrLit):
-                    mf.doc.brief = an.args[0].value
-                elif an.name == "description" and an.args and isinstance(an.args[0], ast.StrLit):
-                    mf.doc.description = an.args[0].value
-                elif an.name not in ("name", "id"):
-                    mf.annotations.append(_render_annotation(an))
+            _fill_annotations(mf, k.annotations)
         for act, annos in t.action_refs:
             if act.name not in action_ids:
                 continue
@@ -319,6 +326,8 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             type_name, pp.bitwidth = newtypes.use(ptype, w)
             if type_name:
                 pp.type_name.name = type_name
+            if i <= len(a.param_annos):
+                _fill_annotations(pp, a.param_annos[i - 1])
     for e in externs:
         eid = extern_ids[e.name]
         match e.kind:

@@ -350,3 +350,14 @@ def test_key_annotations_are_copied(compile_text: Callable[[str], Result]) -> No
 """
     mf = compile_text(_v1("header h_t { bit<8> a; }", ingress)).p4info.tables[0].match_fields[0]
     assert (mf.name, list(mf.annotations), mf.doc.brief) == ("a_key", ["@hidden"], "the a field")
+
+
+def test_action_param_annotations_are_copied(compile_text: Callable[[str], Result]) -> None:
+    ingress = """
+    action set(@brief("new value") @refers_to(t, a) bit<8> v) { hdr.h.a = v; }
+    table t { key = { hdr.h.a : exact; } actions = { set; } }
+    apply { t.apply(); }
+"""
+    info = compile_text(_v1("header h_t { bit<8> a; }", ingress)).p4info
+    param = next(a for a in info.actions if a.preamble.name == "I.set").params[0]
+    assert (list(param.annotations), param.doc.brief) == (["@refers_to(t, a)"], "new value")
