@@ -357,13 +357,14 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class StructLike:
-    """header, header_union or struct declaration (kind names which)."""
+    """header, header_union or struct declaration (kind names which), maybe generic."""
 
     pos: Pos
     kind: str
     name: str
     fields: tuple[Field, ...]
     annotations: tuple[Annotation, ...] = ()
+    type_params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

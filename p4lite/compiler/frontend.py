@@ -221,6 +221,9 @@ class Env:
     decl_order: list[ast.Decl] = field(default_factory=list)
     enum_decls: dict[str, ast.EnumDecl] = field(default_factory=dict)
     struct_annos: dict[str, tuple[ast.Annotation, ...]] = field(default_factory=dict)
+    # generic struct and header declarations, and their specializations
+    generic_structs: dict[str, ast.StructLike] = field(default_factory=dict)
+    specializations: dict[tuple[str, tuple[Type, ...]], StructT] = field(default_factory=dict)
     # `type` declarations (P4Runtime new types) with their annotations
     newtypes: dict[str, tuple[ast.Annotation, ...]] = field(default_factory=dict)
     # typedef / type name -> the type name it is declared over
@@ -380,6 +383,9 @@ class FrontEnd:
             ):
                 self._types_only.add(d.name)
         match d:
+            case ast.StructLike(name=name, type_params=tps) if tps:
+                # generic: specialized where a type names it with type arguments
+                env.generic_structs[name] = d
             case ast.StructLike(kind=kind, name=name, fields=fields):
                 fl: list[tuple[str, Type]] = []
                 for f in fields:
@@ -474,6 +480,37 @@ class FrontEnd:
             case _:
                 self.sink.error(d.pos, f"unsupported declaration {type(d).__name__}")
 
+    def specialize(self, t: ast.TypeRef, tparams: dict[str, Type] | None) -> Type:
+        """A generic struct or header with its type arguments (p4c's SpecializeGenericTypes).
+
+        Each specialization is a type of its own, named '<name>_<n>' in the order
+        they are first used.
+        """
+        decl = self.env.generic_structs[t.name]
+        args = tuple(self.resolve(a, tparams) for a in t.args)
+        if len(args) != len(decl.type_params):
+            self.sink.error(
+                t.pos,
+                f"{t.name!r} takes {len(decl.type_params)} type argument(s), got {len(args)}",
+            )
+            return AnyT(t.name)
+        key = (t.name, args)
+        if key not in self.env.specializations:
+            n = sum(1 for k in self.env.specializations if k[0] == t.name)
+            sname = f"{t.name}_{n}"
+            bindings = dict(zip(decl.type_params, args, strict=True))
+            fl = [(f.name, self.resolve(f.type, bindings)) for f in decl.fields]
+            for f, (_, ft) in zip(decl.fields, fl, strict=True):
+                if decl.kind == "header" and not isinstance(ft, (Bits, BoolT, EnumT, VarbitT)):
+                    self.sink.error(
+                        f.pos, f"unsupported field type {type_str(ft)!r} in header {t.name!r}"
+                    )
+            st = StructT(decl.kind, sname, tuple(fl))
+            self.env.specializations[key] = st
+            self.env.types[sname] = st
+            self.env.struct_annos[sname] = decl.annotations
+        return self.env.specializations[key]
+
     def flatten_struct(
         self, st: StructT, prefix: str, pos: Pos, header: str
     ) -> list[tuple[str, Type]] | None:
@@ -542,6 +579,8 @@ class FrontEnd:
                     return tparams[t.name]
                 if t.name in self.type_bindings:
                     return self.type_bindings[t.name]
+                if t.name in self.env.generic_structs:
+                    return self.specialize(t, tparams)
                 found = self.env.types.get(t.name)
                 if found is None:
                     if t.name in ("packet_in", "packet_out"):

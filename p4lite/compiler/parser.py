@@ -252,6 +252,7 @@ class Parser:
         self.i += 1
         name = self.ident()
         self.type_names.add(name.text)
+        tps = self.type_params()
         self.expect("{")
         fields: list[ast.Field] = []
         while not self.accept("}"):
@@ -260,7 +261,7 @@ class Parser:
             fname = self.ident()
             self.expect(";")
             fields.append(ast.Field(fname.pos, ty, fname.text, fa))
-        return ast.StructLike(name.pos, kind, name.text, tuple(fields), annos)
+        return ast.StructLike(name.pos, kind, name.text, tuple(fields), annos, tps)
 
     def enum_decl(self, annos: tuple[ast.Annotation, ...]) -> ast.EnumDecl:
         """Parse an enum declaration."""

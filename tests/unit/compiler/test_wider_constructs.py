@@ -537,3 +537,22 @@ def test_control_instance_applied_from_two_controls_is_one(compile_text: Compile
     result = compile_text(text)
     assert [c.preamble.name for c in result.p4info.counters] == ["MyIngress.Outer.inc.hits"]
     assert [c["name"] for c in result.json["counter_arrays"]] == ["MyIngress.Outer.inc.hits"]
+
+
+def test_generic_types_specialized_once_per_type_arguments(compile_text: Compile) -> None:
+    extra = Path(__file__).resolve().parents[2] / "conformance_extra" / "programs"
+    text = (extra / "generic_types.p4").read_text(encoding="utf-8")
+    types = {h["name"]: h["fields"] for h in compile_text(text).json["header_types"]}
+    assert types["G_0"][:2] == [["f", 8, False], ["k", 8, False]]
+    assert types["G_1"][:2] == [["f", 16, False], ["k", 8, False]]
+
+
+def test_generic_type_argument_count_is_checked(compile_text: Compile) -> None:
+    text = (
+        "#include <core.p4>\n#include <v1model.p4>\n"
+        + "header G<T> { T f; }\nstruct headers_t { G<bit<8>, bit<8>> g; }\n"
+        + "struct meta_t { }\n"
+    )
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    assert "'G' takes 1 type argument(s), got 2" in exc.value.diagnostics[0].message
