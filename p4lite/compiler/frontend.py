@@ -199,6 +199,9 @@ def _direct_apply_calls(node: object) -> list[tuple[str, Pos]]:
     return out
 
 
+# the member values of a struct constant, nested for nested structs
+StructValue = dict[str, "int | StructValue"]
+
 # ---------------------------------------------------------------- environment
 
 
@@ -221,6 +224,8 @@ class Env:
     decl_order: list[ast.Decl] = field(default_factory=list)
     enum_decls: dict[str, ast.EnumDecl] = field(default_factory=dict)
     struct_annos: dict[str, tuple[ast.Annotation, ...]] = field(default_factory=dict)
+    # constants of struct types: their member values (nested for nested structs)
+    struct_consts: dict[str, tuple[StructT, StructValue]] = field(default_factory=dict)
     # generic struct and header declarations, and their specializations
     generic_structs: dict[str, ast.StructLike] = field(default_factory=dict)
     specializations: dict[tuple[str, tuple[Type, ...]], StructT] = field(default_factory=dict)
@@ -461,6 +466,14 @@ class FrontEnd:
                 env.controls[name] = d
             case ast.PackageDecl():
                 pass
+            case ast.VarDecl(is_const=True, name=name, type=sty, init=init) if (
+                init is not None
+                and isinstance(st := self.resolve(sty), StructT)
+                and st.kind == "struct"
+            ):
+                values = self.const_struct(st, init)
+                if values is not None:
+                    env.struct_consts[name] = (st, values)
             case ast.VarDecl(is_const=True, name=name, type=ty, init=init):
                 t = self.resolve(ty)
                 if init is not None:
@@ -642,12 +655,57 @@ class FrontEnd:
                 if a is None or b is None:
                     return None
                 return fold_binary(op, a, b)
+            case ast.Member() if (value := self.struct_const_member(e)) is not None:
+                return value
             case ast.Call(func=ast.Name(name="static_assert")) if (
                 "static_assert" in self.env.functions
             ):
                 return self.static_assert(e)
             case _:
                 return None
+
+    def const_struct(self, st: StructT, init: ast.Expr) -> StructValue | None:
+        """The member values of a struct constant's initializer (a list or struct expression)."""
+        if not isinstance(init, ast.ListExpr) or init.rest:
+            self.sink.error(init.pos, f"expected a struct expression for {st.name!r}")
+            return None
+        names = init.names or tuple(n for n, _ in st.fields)
+        if len(names) != len(st.fields) or len(init.items) != len(st.fields):
+            self.sink.error(init.pos, f"{st.name!r} has {len(st.fields)} fields")
+            return None
+        out: StructValue = {}
+        for n, item in zip(names, init.items, strict=True):
+            ft = st.field(n)
+            if ft is None:
+                self.sink.error(item.pos, f"struct {st.name!r} has no field {n!r}")
+                return None
+            if isinstance(ft, StructT) and ft.kind == "struct":
+                inner = self.const_struct(ft, item)
+                if inner is None:
+                    return None
+                out[n] = inner
+                continue
+            v = self.const_int(item)
+            if v is None:
+                return None
+            out[n] = wrap(v, ft) if isinstance(ft, Bits) else v
+        return out
+
+    def struct_const_member(self, e: ast.Member) -> int | None:
+        """The value of `K.f.g` where K is a struct constant, or None."""
+        path: list[str] = []
+        node: ast.Expr = e
+        while isinstance(node, ast.Member):
+            path.append(node.name)
+            node = node.expr
+        if not isinstance(node, ast.Name) or node.name not in self.env.struct_consts:
+            return None
+        value: int | StructValue = self.env.struct_consts[node.name][1]
+        for n in reversed(path):
+            if not isinstance(value, dict) or n not in value:
+                return None
+            value = value[n]
+        return value if isinstance(value, int) else None
 
     def static_assert(self, call: ast.Call) -> int | None:
         """Evaluate ``static_assert(check[, message])``: 1, or an error when check is false."""

@@ -21,6 +21,7 @@ from p4lite.compiler.frontend import (
     InfInt,
     StackT,
     StructT,
+    StructValue,
     Type,
     fold_binary,
     type_str,
@@ -66,6 +67,9 @@ class ExprLowering(LowerBase):
             return PValue(
                 Val(jhex(v, width_of(t)), t if not isinstance(t, InfInt) else InfInt(), False, v)
             )
+        if name in env.struct_consts:
+            st, values = env.struct_consts[name]
+            return self.struct_const_place(st, values)
         if name in env.actions:
             return PObj("action", name, env.actions[name])
         if name in env.types:
@@ -202,6 +206,19 @@ class ExprLowering(LowerBase):
                 return PHeader(f"{b.name}[{iv.const}]", b.type.elem)
             case _:
                 return PValue(self.rvalue(e, ctx))
+
+    def struct_const_place(self, st: StructT, values: StructValue) -> PStruct:
+        """A struct constant as a struct of constant members."""
+        members: dict[str, Place] = {}
+        for n, ft in st.fields:
+            v = values[n]
+            if isinstance(v, dict) and isinstance(ft, StructT):
+                members[n] = self.struct_const_place(ft, v)
+            elif isinstance(v, int):
+                base = ft.base if isinstance(ft, EnumT) and ft.base is not None else ft
+                val = self.const_val(v, base)
+                members[n] = PValue(Val(val.json, ft, val.boolish, val.const))
+        return PStruct(st, members)
 
     def header_struct_place(self, hn: str, st: StructT, prefix: str) -> PStruct:
         """A struct-typed header field: its members are the header's flattened fields."""

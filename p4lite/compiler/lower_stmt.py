@@ -256,7 +256,7 @@ class StmtLowering(ExprLowering):
         for n, d in dst.items():
             s = src[n]
             match (d, s):
-                case (PField(), PField()):
+                case (PField(), PField() | PValue()):
                     self.assign(d, None, ctx, pos, self.read_place(s, pos))
                 case (PHeader(), PHeader()):
                     self.emit(
@@ -1276,6 +1276,12 @@ class StmtLowering(ExprLowering):
                 t = self.fe.resolve(ty)
                 if init is None:
                     raise UnsupportedError(d.pos, f"constant {n!r} needs a value")
+                if isinstance(t, StructT) and t.kind == "struct":
+                    values = self.fe.const_struct(t, init)
+                    if values is None:
+                        raise UnsupportedError(init.pos, f"constant {n!r} needs a constant value")
+                    ctx.scope[n] = self.struct_const_place(t, values)
+                    return
                 ctx.scope[n] = PValue(self.rvalue(init, ctx, t))
             case ast.VarDecl(name=n, type=ty, init=init):
                 t = self.fe.resolve(ty)

@@ -10,6 +10,9 @@ from p4lite.compiler import ast
 from p4lite.compiler.diagnostics import CompileError, Pos, Sink
 from p4lite.compiler.driver import Result
 from p4lite.compiler.frontend import Bits, FrontEnd, wrap
+from p4lite.compiler.lexer import tokenize
+from p4lite.compiler.parser import parse
+from p4lite.compiler.preprocessor import Line, Output
 
 Compile = Callable[[str], Result]
 
@@ -114,3 +117,18 @@ def test_assigning_an_in_parameter_is_an_error(
     errs = errors_of(compile_text, program("        s.apply(hdr.h.a);", decls, "    Sub() s;"))
     assert len(errs) == 1
     assert "cannot assign to 'k': not an l-value" in errs[0]
+
+
+def test_struct_constant_members_fold() -> None:
+    text = (
+        "struct in_t { bit<8> x; }\nstruct k_t { bit<4> f; in_t g; }\n"
+        "const k_t K = { f = 20, g = { x = 2 } };\nconst bit<8> X = K.g.x + 1;\n"
+    )
+    out = Output([Line("t.p4", i + 1, t, t) for i, t in enumerate(text.split("\n"))])
+    sink = Sink()
+    fe = FrontEnd(sink)
+    for d in parse(tokenize(out, sink)).decls:
+        fe.declare(d)
+    assert fe.env.struct_consts["K"][1] == {"f": 4, "g": {"x": 2}}  # 20 wraps in bit<4>
+    assert fe.env.consts["X"][1] == 3
+    assert not sink.errors
