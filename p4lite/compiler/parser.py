@@ -14,6 +14,11 @@ from p4lite.compiler.lexer import Token
 
 logger = logging.getLogger(__name__)
 
+# The spec's compound assignments: ``a op= b`` is ``a = a op b``.
+COMPOUND_ASSIGN = frozenset(
+    ("+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "|+|=", "|-|=")
+)
+
 # binary operator precedence, higher binds tighter (p4c's grammar order)
 _BINPREC: dict[str, int] = {
     "||": 1,
@@ -740,8 +745,10 @@ class Parser:
             rhs = self.expression()
             self.expect(";")
             return ast.Assign(t.pos, lhs, rhs)
-        if self.tok.kind in ("+=", "-="):
-            raise self.fail(f"unsupported compound assignment {self.tok.text!r}")
+        if self.tok.kind in COMPOUND_ASSIGN:
+            assign = self.compound_assign(t, lhs)
+            self.expect(";")
+            return assign
         self.expect(";")
         if isinstance(lhs, ast.Call):
             return ast.CallStmt(t.pos, lhs)
@@ -781,9 +788,18 @@ class Parser:
         lhs = self.expression()
         if self.accept("="):
             return ast.Assign(t.pos, lhs, self.expression())
+        if self.tok.kind in COMPOUND_ASSIGN:
+            return self.compound_assign(t, lhs)
         if isinstance(lhs, ast.Call):
             return ast.CallStmt(t.pos, lhs)
         raise self.fail("syntax error: expected an assignment or a call", t)
+
+    def compound_assign(self, t: Token, lhs: ast.Expr) -> ast.Assign:
+        """``lhs op= rhs`` as ``lhs = lhs op rhs`` (the spec's compound assignments)."""
+        op = self.tok
+        self.i += 1
+        rhs = self.expression()
+        return ast.Assign(t.pos, lhs, ast.Binary(op.pos, op.kind[:-1], lhs, rhs))
 
     def for_stmt(self) -> ast.For:
         """Parse ``for (init; cond; update) statement``."""
