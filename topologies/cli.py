@@ -211,16 +211,26 @@ class DinCLI(CLI):  # type: ignore[misc]
         and drops by reason; then when each switch last heard each instance's
         advertisement, and the flow-class digests and packet-ins received.
         """
-        self._guard(line, lambda _line: output(self.testbed.status() + "\n"))
+
+        def status(text: str) -> None:
+            _Parser(prog="din_status", add_help=False).parse_args(shlex.split(text))
+            output(self.testbed.status() + "\n")
+
+        self._guard(line, status)
 
     def do_din_map(self, line: str) -> None:
         """Show what runs where: models and layers per switch, nodes, steering, policy.
 
         Usage: din_map
         """
-        lines = self.testbed.deployment.describe()
-        nodes = [f"inference node on {n}: pid {p.pid}" for n, p in self.testbed.nodes.items()]
-        self._guard(line, lambda _line: output("\n".join([*lines, *nodes]) + "\n"))
+
+        def show(text: str) -> None:
+            _Parser(prog="din_map", add_help=False).parse_args(shlex.split(text))
+            lines = self.testbed.deployment.describe()
+            nodes = [f"inference node on {n}: pid {p.pid}" for n, p in self.testbed.nodes.items()]
+            output("\n".join([*lines, *nodes]) + "\n")
+
+        self._guard(line, show)
 
     def do_din_kill(self, line: str) -> None:
         """Kill an inference node at once (SIGKILL, by PID), as a crash would.
