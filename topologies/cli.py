@@ -209,7 +209,8 @@ class DinCLI(CLI):  # type: ignore[misc]
         Per switch: packets per flow class, requests steered per instance, DIN
         events (requests, layers computed, early exits, failovers, policy drops...)
         and drops by reason; then when each switch last heard each instance's
-        advertisement, and the flow-class digests and packet-ins received.
+        advertisement, the flow-class digests and packet-ins received, and
+        whether each inference node process still runs.
         """
 
         def status(text: str) -> None:

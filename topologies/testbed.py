@@ -295,10 +295,16 @@ class Testbed:
         return f"instance {instance_id}"
 
     def status(self) -> str:
-        """Counters of every switch, node liveness and digests, as text."""
+        """Counters of every switch, node advertisements and processes, digests, as text."""
         forest = self.deployment.models.forest if self.deployment.models else None
         classes = forest.classes if forest is not None else ()
-        return status_text(read_all_counters(self.fabric), self.deployment, self.observer, classes)
+        text = status_text(read_all_counters(self.fabric), self.deployment, self.observer, classes)
+        procs = [
+            f"inference node on {host}: pid {p.pid} "
+            + ("running" if p.poll() is None else f"exited with {p.returncode}")
+            for host, p in self.nodes.items()
+        ]
+        return "\n".join([text, *procs])
 
     def restart_node(self, host: str) -> int:
         """Start the inference node on ``host`` again (after ``kill_node``); returns its PID."""

@@ -266,6 +266,7 @@ def test_make_run_pcap_runs_every_cli_line_of_the_readme(tmp_path: Path) -> None
     assert "tenant 2 sensitivity 1 -> raw inputs to instances [1], activations to [1]" in output
     assert re.search(r"MyIngress\.din_events\[0\] packets=[1-9]", output), output
     assert re.search(r"killed the inference node on c2 \(pid \d+\)", output), output
+    assert re.search(r"inference node on e1: pid \d+ running", output), output
     # Only the mistakes were errors, each answered plainly.
     errors = re.findall(r"^error: .*$", output, re.M)
     assert errors[0] == "error: host 'h9': unknown (known: c1, c2, e1, h1, h2, iot1, iot2)"
