@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
@@ -172,6 +174,31 @@ def test_two_layers_by_recirculation_answer_bit_exact(rig: Rig) -> None:
     assert msg.header.confidence == top[0] - top[1]
     assert (msg.header.stage, msg.header.flags, msg.header.model_version) == (255, 1, VERSION)
     assert (msg.header.hop_count, msg.header.ingress_ts) == (1, 1_000_000)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shift=st.integers(0, 20),
+    bias_bits=st.sampled_from([8, 16, 24, 31]),
+)
+def test_one_layer_equals_the_numpy_reference_for_random_weights_and_inputs(
+    program: str, seed: int, shift: int, bias_bits: int
+) -> None:
+    # One switch per example: entries of earlier examples must not linger.
+    rig = Rig(program)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=16)
+    x[rng.random(16) < 0.2] = 0  # zero inputs need no entry (a miss adds nothing)
+    w = rng.integers(-128, 128, size=(16, 16))
+    b = rng.integers(-(2 ** (bias_bits - 1)), 2 ** (bias_bits - 1), size=16)
+    _install_layer(rig, 0, w, b, shift, x)
+    rig.add("MyIngress.active_model_version", [Ex(MODEL)], "MyIngress.set_model_version", VERSION)
+    _role(rig, 0, 0)  # FORWARD: compute layer 0, write it back, route on
+    frame = udp_frame(CLIENT, encode(DinHeader(model_id=MODEL, request_id=7), x.tolist()))
+    [(port, msg, _dst)] = rig.din(1, frame)  # no route to 10.0.9.9: to the controller
+    assert port == 255 and msg.header.msg_type == MsgType.REQUEST and msg.header.stage == 1
+    assert list(msg.vector or ()) == _reference(x, w, b, shift).tolist()
 
 
 def test_unconfident_last_layer_escalates_to_the_steered_instance(rig: Rig) -> None:
