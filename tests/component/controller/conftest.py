@@ -195,6 +195,49 @@ def switch_process(tmp_path: Path) -> Iterator[Callable[[], str]]:
                 proc.wait()
 
 
+class SwitchProcess:
+    """``python -m p4lite.switch --no-p4`` on a fixed port, restartable, stopped by PID."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with (self.log_dir / f"switch-{self.starts}.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "p4lite.switch", "--no-p4", "--",
+                 "--grpc-server-addr", self.address],
+                stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            )  # fmt: skip
+        wait_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def restartable_switch(tmp_path: Path) -> Iterator[SwitchProcess]:
+    """One switch process that a test may stop and start again on the same address."""
+    sw = SwitchProcess(tmp_path)
+    sw.start()
+    try:
+        yield sw
+    finally:
+        sw.stop()
+
+
 def dinctl(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``dinctl`` in a subprocess."""
     env = dict(os.environ)
