@@ -608,6 +608,13 @@ class FrontEnd:
                     self.sink.error(t.pos, f"undeclared type {t.name!r}")
                     return AnyT(t.name)
                 if isinstance(found, ExternT) and t.args:
+                    decl = self.env.externs.get(found.name)
+                    if decl is not None and len(decl.type_params) != len(t.args):
+                        self.sink.error(
+                            t.pos,
+                            f"type {found.name!r} has {len(decl.type_params)} type "
+                            f"parameter(s), but it is specialized with {len(t.args)}",
+                        )
                     return ExternT(found.name, tuple(self.resolve(a, tparams) for a in t.args))
                 return found
 

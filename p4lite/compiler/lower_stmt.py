@@ -1167,7 +1167,7 @@ class StmtLowering(ExprLowering):
                     pos,
                 )
             case ("counter", "count"):
-                idx = self.rvalue(args[0], ctx, Bits(32))
+                idx = self.rvalue(args[0], ctx, et.args[0] if et.args else Bits(32))
                 self.emit(
                     ctx,
                     "count",
@@ -1177,7 +1177,7 @@ class StmtLowering(ExprLowering):
             case ("direct_counter", "count"):
                 pass
             case ("meter", "execute_meter"):
-                idx = self.rvalue(args[0], ctx, Bits(32))
+                idx = self.rvalue(args[0], ctx, et.args[0] if et.args else Bits(32))
                 dst = self.place(args[1], ctx)
                 if not isinstance(dst, PField):
                     raise UnsupportedError(pos, "meter result needs a field destination")

@@ -324,7 +324,8 @@ V1Switch(P(), V(), I(), E(), C(), D()) main;
     ),
     (
         "register_with_index_type",
-        HEAD
+        "#define V1MODEL_VERSION 20200408\n"
+        + HEAD
         + """
 control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
     register<bit<8>, bit<8>>(256) r;

@@ -7,6 +7,7 @@
 // Ingress: b = r[1] (old), r[1] = a + old; Swap exchanges p.hi and p.lo;
 // sum = hi + lo. ck = csum16 over a, b.
 #include <core.p4>
+#define V1MODEL_VERSION 20200408
 #include <v1model.p4>
 
 header h_t { bit<8> a; bit<8> b; bit<16> ck; }

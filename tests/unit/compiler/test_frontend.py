@@ -132,3 +132,50 @@ def test_struct_constant_members_fold() -> None:
     assert fe.env.struct_consts["K"][1] == {"f": 4, "g": {"x": 2}}  # 20 wraps in bit<4>
     assert fe.env.consts["X"][1] == 3
     assert not sink.errors
+
+
+def test_v1model_version_defaults_to_p4c_initial_one(
+    compile_text: Compile, program: Callable[..., str]
+) -> None:
+    # p4c's v1model.p4 defaults V1MODEL_VERSION to 20180101: no PortId_t of its
+    # own, so a program may declare one, and register has one type parameter
+    decls = "typedef bit<9> PortId_t;\n"
+    ok = compile_text(program("        PortId_t p = 3;\n        sm.egress_spec = p;", decls))
+    assert ok.json["actions"]
+    errs = errors_of(
+        compile_text,
+        program("        r.write(0, 1);", ingress_locals="    register<bit<8>, bit<32>>(4) r;"),
+    )
+    assert errs == [
+        "prog.p4:8:5: error: type 'register' has 1 type parameter(s), "
+        "but it is specialized with 2\n"
+        "    register<bit<8>, bit<32>>(4) r;\n"
+        "    ^"
+    ]
+
+
+def test_v1model_version_20200408_declares_port_and_index_types(compile_text: Compile) -> None:
+    text = "#define V1MODEL_VERSION 20200408\n" + (
+        "#include <core.p4>\n#include <v1model.p4>\n"
+        "header h_t { bit<8> a; }\nstruct headers_t { h_t h; }\nstruct meta_t { }\n"
+        "control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {\n"
+        "    register<bit<8>, bit<8>>(4) r;\n"
+        "    counter<bit<8>>(4, CounterType.packets) c;\n"
+        "    meter<bit<8>>(4, MeterType.packets) m;\n"
+        "    apply {\n"
+        "        PortId_t p = 1; sm.egress_spec = p; r.write(hdr.h.a, 1); c.count(hdr.h.a);\n"
+        "        bit<2> colour; m.execute_meter(hdr.h.a, colour);\n"
+        "        if (__v1model_version == 20200408) { hdr.h.a = 7; }\n"
+        "    }\n}\n"
+        "parser P(packet_in pkt, out headers_t hdr, inout meta_t meta,"
+        " inout standard_metadata_t sm) {\n"
+        "    state start { pkt.extract(hdr.h); transition accept; }\n}\n"
+        "control V(inout headers_t hdr, inout meta_t meta) { apply { } }\n"
+        "control E(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm)"
+        " { apply { } }\n"
+        "control C(inout headers_t hdr, inout meta_t meta) { apply { } }\n"
+        "control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); } }\n"
+        "V1Switch(P(), V(), I(), E(), C(), D()) main;\n"
+    )
+    res = compile_text(text)
+    assert [r["name"] for r in res.json["register_arrays"]] == ["I.r"]

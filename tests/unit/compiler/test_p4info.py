@@ -260,10 +260,10 @@ def test_cast_key_needs_a_name(compile_text: Callable[[str], Result]) -> None:
 def test_register_value_types(compile_text: Callable[[str], Result]) -> None:
     decls = "enum bit<8> state_t { IDLE = 0, BUSY = 1 }\nheader h_t { bit<8> a; }"
     ingress = """
-    register<bit<8>, bit<32>>(4) plain;
-    register<int<16>, bit<32>>(4) signed_r;
-    register<bool, bit<32>>(4) flags;
-    register<state_t, bit<32>>(4) states;
+    register<bit<8>>(4) plain;
+    register<int<16>>(4) signed_r;
+    register<bool>(4) flags;
+    register<state_t>(4) states;
     apply {
         plain.write(0, hdr.h.a);
         signed_r.write(0, -16s1);

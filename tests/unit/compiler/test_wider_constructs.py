@@ -289,7 +289,8 @@ def test_division_by_other_values_is_still_rejected(compile_text: Compile) -> No
 def test_register_index_type_parameter(compile_text: Compile) -> None:
     decls = "    register<bit<8>, bit<8>>(16) r;"
     body = "        bit<8> x;\n        r.read(x, hdr.h.a);\n        r.write(hdr.h.b, x);"
-    res = compile_text(HEAD + PLAIN_PARSER + ingress(body, decls) + REST)
+    version = "#define V1MODEL_VERSION 20200408\n"
+    res = compile_text(version + HEAD + PLAIN_PARSER + ingress(body, decls) + REST)
     read, write = prims_of(res)
     assert read["parameters"][2] == {"type": "field", "value": ["h", "a"]}
     assert write["parameters"][1] == {"type": "field", "value": ["h", "b"]}
