@@ -781,7 +781,8 @@ class ControlLowering(ParserLowering):
                         t.direct_meter = mp.name
                         mp.decl.direct_table = t.name
                 case "support_timeout":
-                    t.idle_timeout = True
+                    assert prop.value is not None
+                    t.idle_timeout = bool(self.fe.const_int(prop.value))
                 case "largest_priority_wins" | "priority_delta":
                     pass  # read with the entries (entry_priorities)
                 case _:
