@@ -328,7 +328,13 @@ def _configure(sw: CoreSwitch, cmd: StfCommand, mc_nodes: list[int]) -> None:
                 raise StfError(
                     f"line {line}: expected 'meter_set_rates NAME INDEX CIR:CBS PIR:PBS'"
                 )
-            sw.meter_set_rates(words[0], _num(words[1], line), _rates(words[2], words[3], line))
+            index, rates = _num(words[1], line), _rates(words[2], words[3], line)
+            array = next((a for a in sw.arrays() if a.name == words[0]), None)
+            if array is not None and array.is_direct and array.binding is not None:
+                # simple_switch_CLI: a direct meter's INDEX is its table's entry handle
+                sw.set_direct_meter_rates(array.binding, index, rates)
+            else:
+                sw.meter_set_rates(words[0], index, rates)
         case "meter_array_set_rates":
             if len(words) != 3:
                 raise StfError(
