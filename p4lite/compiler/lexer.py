@@ -198,7 +198,8 @@ def tokenize(src: Output, sink: Sink) -> list[Token]:
                 buf: list[str] = []
                 while j < n and text[j] != '"':
                     if text[j] == "\\" and j + 1 < n:
-                        buf.append(text[j + 1])
+                        # p4c keeps escape sequences verbatim (BMv2's log_msg reads '\{')
+                        buf.append(text[j : j + 2])
                         j += 2
                     else:
                         buf.append(text[j])

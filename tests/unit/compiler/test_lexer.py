@@ -62,3 +62,9 @@ def test_bad_character_is_reported_with_position() -> None:
     err = sink.errors[0]
     assert (err.pos.line, err.pos.col) == (1, 5)
     assert "unexpected character '$'" in err.message
+
+
+def test_string_escapes_are_kept_verbatim_as_p4c_keeps_them() -> None:
+    toks, sink = lex(r'log_msg("a \{\} b={} \"q\" \\ \n");')
+    assert not sink.errors
+    assert toks[2] == ("STRING", r"a \{\} b={} \"q\" \\ \n")
