@@ -44,6 +44,9 @@ from p4lite.compiler.ir import (
 
 logger = logging.getLogger(__name__)
 
+# parser_ops BMv2 knows by name; anything else goes inside a "primitive" op
+PARSER_OPS = frozenset({"extract", "extract_VL", "set", "verify", "shift", "advance", "primitive"})
+
 
 class LowerBase:
     """Shared state of the lowering passes: names, storage, primitives."""
@@ -270,7 +273,11 @@ class LowerBase:
             )
         prim: J = {"op": op, "parameters": params}
         si = self.src(pos)
-        if si is not None and not ctx.in_parser:
+        if ctx.in_parser:
+            if op not in PARSER_OPS:
+                # an extern call in a parser state is a 'primitive' parser op
+                prim = {"parameters": [prim], "op": "primitive"}
+        elif si is not None:
             prim["source_info"] = si
         ctx.prims.append(prim)
 

@@ -1056,7 +1056,9 @@ class StmtLowering(ExprLowering):
                     raise UnsupportedError(pos, "log_msg needs a string literal")
                 vals = self.field_list(args[1], ctx) if len(args) > 1 else []
                 params: list[J] = [{"type": "string", "value": msg.value}]
-                params.append({"type": "parameters_vector", "value": [v.json for v in vals]})
+                # booleans as data, as p4c converts them (BMv2 prints data)
+                data = [self.as_data(v) for v in vals]
+                params.append({"type": "parameters_vector", "value": data})
                 self.emit(ctx, "log_msg", params, pos)
             case "assert" | "assume":
                 cond = self.rvalue(args[0], ctx, BoolT())
