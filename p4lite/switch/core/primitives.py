@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class AssertionAbort(Exception):
+    """A v1model assert() or assume() failed: BMv2 aborts, the packet is lost."""
+
+
 def _params(prim: Any, path: str, count: int | tuple[int, ...]) -> list[Any]:
     params = prim.get("parameters")
     if not isinstance(params, list):
@@ -274,9 +278,27 @@ def compile_primitive(prog: Program, prim: Any, path: str) -> Prim:
                 p.exit = True
 
             return exit_fn
-        case "log_msg" | "no_op" | "assume" | "assert":
-            # assert/assume only abort BMv2 builds with checks; logging is I/O.
+        case "log_msg" | "no_op":
+            # logging is I/O, kept off the packet path
             return lambda p, a: None
+        case "assume" | "assert":
+            (condn,) = _params(prim, path, 1)
+            cond = prog.expr(condn, f"{path}.parameters[0]")
+            si = prim.get("source_info")
+            where = (
+                f": {si.get('source_fragment')} failed, file {si.get('filename')}, "
+                f"line {si.get('line')}"
+                if isinstance(si, dict)
+                else ""
+            )
+            message = f"{'Assert' if op == 'assert' else 'Assume'} error{where}"
+
+            def check_fn(p: Pkt, a: tuple[int, ...]) -> None:
+                # BMv2 aborts the whole switch here; this packet goes nowhere
+                if not int(cond(p, a)):
+                    raise AssertionAbort(message)
+
+            return check_fn
         case "modify_field_rng_uniform":
             dstn, lon, hin = _params(prim, path, 3)
             dst = prog.lvalue(dstn, f"{path}.parameters[0]")
