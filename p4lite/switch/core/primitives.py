@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class AssertionAbort(Exception):
+class AssertionAbortError(Exception):
     """A v1model assert() or assume() failed: BMv2 aborts, the packet is lost."""
 
 
@@ -296,7 +296,7 @@ def compile_primitive(prog: Program, prim: Any, path: str) -> Prim:
             def check_fn(p: Pkt, a: tuple[int, ...]) -> None:
                 # BMv2 aborts the whole switch here; this packet goes nowhere
                 if not int(cond(p, a)):
-                    raise AssertionAbort(message)
+                    raise AssertionAbortError(message)
 
             return check_fn
         case "modify_field_rng_uniform":
