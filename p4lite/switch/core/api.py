@@ -17,6 +17,8 @@ beside it (P4Info ``preamble.name`` is the BMv2 name used here):
 * Meter rates are in units per microsecond and bursts in units, as in
   ``simple_switch_CLI meter_set_rates``.
 * Times (``ingress_global_timestamp`` etc.) are microseconds from the switch clock.
+* Idle timeout (BMv2's ageing): only tables whose JSON says ``support_timeout``
+  record when each entry is hit; an entry's TTL is in microseconds, 0 never ages.
 """
 
 from __future__ import annotations
@@ -185,6 +187,10 @@ class TableEntry:
     counter: CounterValue | None = None
     meter: MeterRates | None = None
     is_const: bool = False
+    ttl_us: int = 0
+    # Microseconds since the entry was last hit (or inserted); None unless the
+    # table supports idle timeout.
+    time_since_hit_us: int | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -234,6 +240,7 @@ class TableInfo:
     const_default_action: bool = False
     default_action: ActionCall | None = None
     needs_priority: bool = False
+    support_timeout: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +303,17 @@ class Digest:
     name: str
     values: tuple[int, ...]
     timestamp_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IdleSweep:
+    """What one ageing sweep found: idle entries and when the next one may be due."""
+
+    # (table, handle) of every entry not hit for its TTL since its last hit or
+    # its last report; each one's idle timer restarts with this report.
+    aged: tuple[tuple[str, int], ...] = ()
+    # Microseconds until the earliest entry may age, None when no entry has a TTL.
+    next_due_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +465,18 @@ class SwitchApi(Protocol):
 
     def set_direct_meter_rates(self, table: str, handle: int, rates: MeterRates | None) -> None:
         """Configure (or with None, unconfigure) the direct meter of one entry."""
+        ...
+
+    # -- idle timeout (ageing) -------------------------------------------
+    def set_entry_ttl(self, table: str, handle: int, ttl_us: int) -> None:
+        """Set an entry's TTL (0: never ages) and restart its idle timer.
+
+        ``InvalidArgumentError`` if the table does not support idle timeout.
+        """
+        ...
+
+    def sweep_idle(self) -> IdleSweep:
+        """Find the entries idle for their TTL and restart their timers."""
         ...
 
     # -- action profiles and selectors -----------------------------------

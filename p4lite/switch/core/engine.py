@@ -1466,6 +1466,7 @@ class Program:
             direct_counter=dcounter,
             direct_meter=self.meters[dmeter] if dmeter else None,
             clock=self.clock,
+            support_timeout=bool(t.get("support_timeout", False)),
         )
         de = t.get("default_entry")
         if de is not None and profile is None:

@@ -30,6 +30,7 @@ from p4lite.switch.core.api import (
     DigestInfo,
     EntryAction,
     GroupRef,
+    IdleSweep,
     InvalidArgumentError,
     KeyInfo,
     KeyMatch,
@@ -153,6 +154,7 @@ class Switch:
         ]
         self._verify = [c for c in program.checksums if c.verify]
         self._update = [c for c in program.checksums if c.update]
+        self._ageing_tables = [t for t in program.tables.values() if t.support_timeout]
 
     # ------------------------------------------------------------------ load
     @classmethod
@@ -483,6 +485,7 @@ class Switch:
             const_default_action=t.const_default,
             default_action=default,
             needs_priority=t.needs_priority,
+            support_timeout=t.support_timeout,
         )
 
     def tables(self) -> list[TableInfo]:
@@ -615,6 +618,25 @@ class Switch:
         e.meter = (
             None if rates is None else MeterCell(rates.cir, rates.cburst, rates.pir, rates.pburst)
         )
+
+    # ---------------------------------------------------------- idle timeout
+    @_locked
+    def set_entry_ttl(self, table: str, handle: int, ttl_us: int) -> None:
+        """Set an entry's TTL (0: never ages) and restart its idle timer."""
+        self._table(table).set_ttl(handle, ttl_us)
+
+    @_locked
+    def sweep_idle(self) -> IdleSweep:
+        """Find the entries idle for their TTL and restart their timers."""
+        now = self._prog.clock()
+        aged: list[tuple[str, int]] = []
+        due: int | None = None
+        for t in self._ageing_tables:
+            aged.extend((t.name, h) for h in t.sweep(now))
+            nxt = t.next_due()
+            if nxt is not None and (due is None or nxt < due):
+                due = nxt
+        return IdleSweep(tuple(aged), None if due is None else max(0, due - now))
 
     # ------------------------------------------------------- action profiles
     @_locked

@@ -2,12 +2,16 @@
 
 Exact tables are dicts keyed by the key tuple; lpm tables keep one dict per prefix
 length, searched longest first; ternary/range tables keep a list sorted by
-priority. May import only the standard library and ``api``.
+priority. Tables with ``support_timeout`` stamp each hit entry with the clock
+and keep a heap of the times their entries with a TTL may age (a hit only moves
+an entry's time on; the sweep re-files it). May import only the standard library
+and ``api``.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -98,15 +102,19 @@ class Entry:
 
     __slots__ = (
         "action",
+        "aged_at",
         "const",
         "counter",
+        "due",
         "handle",
+        "last_hit",
         "matches",
         "meter",
         "norm",
         "priority",
         "rates",
         "spec",
+        "ttl",
     )
 
     def __init__(
@@ -130,6 +138,12 @@ class Entry:
         self.counter = [0, 0]
         self.meter: Any = None
         self.rates: MeterRates | None = None
+        # Idle timeout, used by tables with support_timeout only (clock µs):
+        # last hit (or insertion), last report as idle, TTL, time filed in the heap.
+        self.last_hit = 0
+        self.aged_at = 0
+        self.ttl = 0
+        self.due = -1
 
 
 def _bits(kind: MatchKind, width: int, m: KeyMatch | None, key: str) -> tuple[bool, int, int]:
@@ -204,6 +218,7 @@ class Table:
         direct_counter: str | None,
         direct_meter: Any,
         clock: Callable[[], int],
+        support_timeout: bool = False,
     ) -> None:
         self.name = name
         self.keys = keys
@@ -235,6 +250,10 @@ class Table:
         self.key_fn = self._make_key_fn()
         self.lookup: Callable[[Any], Entry | None] = self._pick_lookup()
         self.pkt_bytes: Callable[[Any], int] = lambda p: int(p.ingress_len)
+        self.support_timeout = support_timeout
+        self._ageing: list[tuple[int, int]] = []
+        if support_timeout:
+            self.lookup = self._stamping(self.lookup)
 
     # ------------------------------------------------------------- data path
     def _make_key_fn(self) -> Callable[[Any], tuple[int, ...]]:
@@ -260,6 +279,19 @@ class Table:
         if self._use_tss:
             return self._lookup_tss
         return self._lookup_sorted
+
+    def _stamping(self, find: Callable[[Any], Entry | None]) -> Callable[[Any], Entry | None]:
+        """``find`` that also records the hit's time (only tables with support_timeout
+        pay for it)."""
+        clock = self.clock
+
+        def lookup_and_stamp(p: Any) -> Entry | None:
+            e = find(p)
+            if e is not None:
+                e.last_hit = clock()
+            return e
+
+        return lookup_and_stamp
 
     def _lookup_lpm(self, p: Any) -> Entry | None:
         key = self.key_fn(p)
@@ -439,6 +471,8 @@ class Table:
             priority=priority,
             const=const,
         )
+        if self.support_timeout:
+            e.last_hit = self.clock()
         self.entries[handle] = e
         self.by_key[ident] = e
         self._index(e)
@@ -513,6 +547,10 @@ class Table:
         del self.entries[handle]
         del self.by_key[e.norm]
         self._unindex(e)
+        if len(self._ageing) > 2 * len(self.entries) + 64:
+            # Deleted entries leave their heap items behind; drop them now and then.
+            self._ageing = [(x.due, x.handle) for x in self.entries.values() if x.ttl]
+            heapq.heapify(self._ageing)
 
     def find(self, matches: Sequence[KeyMatch | None], priority: int) -> int | None:
         """Handle of the entry with this key and priority."""
@@ -530,7 +568,49 @@ class Table:
             CounterValue(e.counter[0], e.counter[1]) if self.direct_counter else None,
             e.rates,
             e.const,
+            e.ttl,
+            max(0, self.clock() - e.last_hit) if self.support_timeout else None,
         )
+
+    # ------------------------------------------------------------ idle timeout
+    def set_ttl(self, handle: int, ttl_us: int) -> None:
+        """Set an entry's TTL (0: never ages) and restart its idle timer."""
+        if not self.support_timeout:
+            raise InvalidArgumentError(f"table {self.name!r} does not support idle timeout")
+        if not isinstance(ttl_us, int) or ttl_us < 0:
+            raise InvalidArgumentError(f"table {self.name!r}: invalid TTL {ttl_us!r}")
+        e = self.get(handle)
+        e.ttl = ttl_us
+        # BMv2 restarts the timer when the TTL changes; a later hit moves it on.
+        e.aged_at = self.clock()
+        self._file(e)
+
+    def _file(self, e: Entry) -> None:
+        if not e.ttl:
+            e.due = -1
+            return
+        e.due = max(e.last_hit, e.aged_at) + e.ttl
+        heapq.heappush(self._ageing, (e.due, e.handle))
+
+    def sweep(self, now: int) -> list[int]:
+        """Handles of the entries idle for their TTL at ``now``; their timers restart."""
+        heap = self._ageing
+        entries = self.entries
+        aged: list[int] = []
+        while heap and heap[0][0] <= now:
+            due, handle = heapq.heappop(heap)
+            e = entries.get(handle)
+            if e is None or e.due != due:
+                continue  # deleted, or filed again since
+            if max(e.last_hit, e.aged_at) + e.ttl <= now:
+                aged.append(handle)
+                e.aged_at = now
+            self._file(e)
+        return aged
+
+    def next_due(self) -> int | None:
+        """The earliest time an entry may age (None when no entry has a TTL)."""
+        return self._ageing[0][0] if self._ageing else None
 
     def set_default(self, action: ActionCall) -> None:
         """Replace the default action."""
