@@ -127,6 +127,7 @@ class SwitchServer:
             self._server.stop(grace).wait()
             self._server = None
         self.dataplane.stop()
+        self.device.close()
         logger.info("switch stopped")
 
     def wait(self) -> None:

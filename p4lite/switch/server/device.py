@@ -1,5 +1,6 @@
 """One P4Runtime device: the forwarding pipeline, Write and Read of every
-entity, PacketIn/PacketOut framing and digests, over the switch core.
+entity, PacketIn/PacketOut framing, digests and idle-timeout notifications,
+over the switch core.
 
 All core calls happen under `Device.lock`, which the data-plane loop also
 takes per packet, so a batch is atomic towards packets. Imports protobuf
@@ -13,6 +14,7 @@ import contextlib
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import cast
@@ -26,6 +28,7 @@ from p4lite.switch.ports.cpu import ControllerHeader, controller_header
 from p4lite.switch.server.codec import decode, encode, p4data_int
 from p4lite.switch.server.digests import DigestEngine, Sample
 from p4lite.switch.server.errors import P4RuntimeError, invalid, not_found, unimplemented
+from p4lite.switch.server.idle import IdleSweeper
 from p4lite.switch.server.p4info import ObjectDef, P4InfoIndex, TableDef
 from p4lite.switch.server.translate import (
     action_call_from_core,
@@ -111,6 +114,7 @@ class Pipeline:
     groups: dict[tuple[int, int], p4runtime_pb2.ActionProfileGroup] = field(default_factory=dict)
     digests: DigestEngine | None = None
     core_tables: dict[str, api.TableInfo] = field(default_factory=dict)  # table_info, cached
+    idle: IdleSweeper | None = None  # started on commit if a table supports idle timeout
 
 
 def _replica_port(r: p4runtime_pb2.Replica, what: str) -> int:
@@ -161,6 +165,11 @@ def _digest_bitstring(sample: Sample) -> p4data_pb2.P4Data:
     return data
 
 
+def _ttl_us(idle_timeout_ns: int) -> int:
+    # The core counts microseconds; a TTL shorter than one still ages.
+    return (idle_timeout_ns + 999) // 1000
+
+
 def _indices(obj: ObjectDef, has_index: bool, index: int, kind: str) -> range:
     if not has_index:
         return range(obj.size)
@@ -189,6 +198,7 @@ class Device:
         self.saved: Pipeline | None = None
         self.on_packet_in: Callable[[p4runtime_pb2.PacketIn], None] | None = None
         self.on_digest: Callable[[p4runtime_pb2.DigestList], None] | None = None
+        self.on_idle_timeout: Callable[[p4runtime_pb2.IdleTimeoutNotification], None] | None = None
 
     # -- pipeline ------------------------------------------------------------
 
@@ -236,12 +246,28 @@ class Device:
             pipeline.switch.set_packet_in_handler(self._core_packet_in)
             old = self.pipeline
             self.pipeline = pipeline
+            if pipeline.idle is None and any(t.support_timeout for t in pipeline.switch.tables()):
+                pipeline.idle = IdleSweeper(lambda: self._sweep_idle(pipeline))
+                pipeline.idle.start()
         if old is not None and old is not pipeline:
-            old.switch.set_digest_handler(None)
-            old.switch.set_packet_in_handler(None)
-            if old.digests is not None:
-                old.digests.close()
+            self._retire(old)
         logger.info("pipeline committed (%d tables)", len(pipeline.index.tables))
+
+    @staticmethod
+    def _retire(pipeline: Pipeline) -> None:
+        pipeline.switch.set_digest_handler(None)
+        pipeline.switch.set_packet_in_handler(None)
+        if pipeline.digests is not None:
+            pipeline.digests.close()
+        if pipeline.idle is not None:
+            pipeline.idle.close()
+
+    def close(self) -> None:
+        """Stop the running pipeline's timers and threads (server shutdown)."""
+        with self.lock:
+            pipeline = self.pipeline
+        if pipeline is not None:
+            self._retire(pipeline)
 
     def load_json(self, json_text: str) -> None:
         """Run a program given on the command line (no P4Info until a controller sets one)."""
@@ -383,6 +409,53 @@ class Device:
         if pipeline is not None and pipeline.digests is not None:
             pipeline.digests.ack(digest_id, list_id)
 
+    # -- idle timeout ----------------------------------------------------------
+
+    def _sweep_idle(self, pipeline: Pipeline) -> float | None:
+        """One sweep: notify the idle entries; seconds until the next may age."""
+        with self.lock:
+            if self.pipeline is not pipeline:
+                return None
+            found = pipeline.switch.sweep_idle()
+            messages = self._idle_notifications(pipeline, found.aged)
+        for message in messages:
+            if self.on_idle_timeout is not None:
+                self.on_idle_timeout(message)
+        return None if found.next_due_us is None else found.next_due_us / 1e6
+
+    def _idle_notifications(
+        self, p: Pipeline, aged: tuple[tuple[str, int], ...]
+    ) -> list[p4runtime_pb2.IdleTimeoutNotification]:
+        # One message per table, as the specification's sketch coalesces them.
+        by_table: dict[str, list[p4runtime_pb2.TableEntry]] = {}
+        for name, handle in aged:
+            tdef = p.index.tables_by_name.get(name)
+            extra = p.extras.get((name, handle))
+            if tdef is None or extra is None or not extra.idle_timeout_ns:
+                continue
+            e = p.switch.get_entry(name, handle)
+            # The key, the controller's cookies and the TTL (what PI sends).
+            entry = p4runtime_pb2.TableEntry(
+                table_id=tdef.id,
+                priority=e.priority,
+                controller_metadata=extra.controller_metadata,
+                metadata=extra.metadata,
+                idle_timeout_ns=extra.idle_timeout_ns,
+            )
+            entry.match.extend(matches_from_core(tdef, e.matches))
+            by_table.setdefault(name, []).append(entry)
+        now = time.time_ns()
+        return [
+            p4runtime_pb2.IdleTimeoutNotification(table_entry=entries, timestamp=now)
+            for entries in by_table.values()
+        ]
+
+    def _set_ttl(self, p: Pipeline, tdef: TableDef, handle: int, idle_timeout_ns: int) -> None:
+        with core_errors(f"table {tdef.name!r} idle timeout"):
+            p.switch.set_entry_ttl(tdef.name, handle, _ttl_us(idle_timeout_ns))
+        if p.idle is not None:
+            p.idle.wake()
+
     # -- write -----------------------------------------------------------------
 
     def write(self, request: p4runtime_pb2.WriteRequest) -> list[P4RuntimeError | None]:
@@ -492,6 +565,8 @@ class Device:
         if te.table_id == 0:
             raise invalid("table entry: table id is missing")
         tdef = p.index.table(te.table_id)
+        if te.HasField("time_since_last_hit"):
+            raise invalid(f"table {tdef.name!r}: time_since_last_hit must not be set in a write")
         if te.is_default_action:
             return self._write_default(p, utype, tdef, te)
         if tdef.is_const:
@@ -500,6 +575,8 @@ class Device:
             raise invalid(
                 f"table {tdef.name!r}: idle_timeout_ns set on a table without idle timeout"
             )
+        if te.idle_timeout_ns < 0:
+            raise invalid(f"table {tdef.name!r}: negative idle_timeout_ns {te.idle_timeout_ns!r}")
         sw = p.switch
         name = tdef.name
         what = f"table {name!r}"
@@ -518,6 +595,8 @@ class Device:
                     new = sw.add_entry(name, matches, action, te.priority)
                 try:
                     self._apply_direct(p, tdef, new, te)
+                    if te.idle_timeout_ns:
+                        self._set_ttl(p, tdef, new, te.idle_timeout_ns)
                 except P4RuntimeError:
                     sw.delete_entry(name, new)
                     raise
@@ -539,12 +618,18 @@ class Device:
                     sw.modify_entry(name, handle, action)
                 self._apply_direct(p, tdef, handle, te)
                 old_extra = p.extras.get((name, handle))
+                old_ttl_ns = old_extra.idle_timeout_ns if old_extra is not None else 0
+                if tdef.idle_timeout and te.idle_timeout_ns != old_ttl_ns:
+                    # The whole entry is given: its TTL too (0 stops ageing).
+                    self._set_ttl(p, tdef, handle, te.idle_timeout_ns)
                 p.extras[(name, handle)] = extra
                 found = handle
 
                 def undo_modify() -> None:
                     sw.modify_entry(name, found, old.action)
                     self._restore_direct(p, tdef, found, old)
+                    if tdef.idle_timeout and te.idle_timeout_ns != old_ttl_ns:
+                        sw.set_entry_ttl(name, found, old.ttl_us)
                     if old_extra is not None:
                         p.extras[(name, found)] = old_extra
 
@@ -560,6 +645,8 @@ class Device:
                 def undo_delete() -> None:
                     again = sw.add_entry(name, old.matches, old.action, old.priority)
                     self._restore_direct(p, tdef, again, old)
+                    if old.ttl_us:
+                        sw.set_entry_ttl(name, again, old.ttl_us)
                     if old_extra is not None:
                         p.extras[(name, again)] = old_extra
 
@@ -600,6 +687,8 @@ class Device:
             raise invalid(f"{what}: only MODIFY is allowed on a default entry")
         if te.match or te.priority:
             raise invalid(f"{what}: a default entry has no match and no priority")
+        if te.idle_timeout_ns:
+            raise invalid(f"{what}: default entries have no idle timeout")
         if tdef.const_default_action_id:
             raise permission_denied(f"{what}: the default action is const")
         if tdef.implementation_id:
@@ -1085,7 +1174,12 @@ class Device:
         return entries
 
     def _entry_proto(
-        self, p: Pipeline, tdef: TableDef, e: api.TableEntry, with_counter: bool
+        self,
+        p: Pipeline,
+        tdef: TableDef,
+        e: api.TableEntry,
+        with_counter: bool,
+        with_idle: bool = False,
     ) -> p4runtime_pb2.TableEntry:
         out = p4runtime_pb2.TableEntry(table_id=tdef.id, priority=e.priority)
         out.match.extend(matches_from_core(tdef, e.matches))
@@ -1103,12 +1197,22 @@ class Device:
             out.idle_timeout_ns = extra.idle_timeout_ns
         if e.is_const or tdef.is_const:
             out.is_const = True
+        if with_idle and tdef.idle_timeout and e.time_since_hit_us is not None:
+            out.time_since_last_hit.elapsed_ns = e.time_since_hit_us * 1000
         return out
 
     def _read_tables(
         self, p: Pipeline, te: p4runtime_pb2.TableEntry
     ) -> Iterator[p4runtime_pb2.Entity]:
+        with_idle = te.HasField("time_since_last_hit")
+        if te.is_default_action and (with_idle or te.idle_timeout_ns):
+            raise invalid("Read: default entries have no idle timeout")
         for tdef in self._selected_tables(p, te.table_id):
+            if with_idle and te.table_id and not tdef.idle_timeout:
+                raise invalid(
+                    f"Read: time_since_last_hit asked of table {tdef.name!r}, "
+                    "which does not support idle timeout"
+                )
             if te.is_default_action:
                 with core_errors(f"table {tdef.name!r}"):
                     call = p.switch.get_default_action(tdef.name)
@@ -1124,7 +1228,7 @@ class Device:
                 yield p4runtime_pb2.Entity(table_entry=entry)
                 continue
             for e in self._entries_of(p, tdef, te):
-                entry = self._entry_proto(p, tdef, e, te.HasField("counter_data"))
+                entry = self._entry_proto(p, tdef, e, te.HasField("counter_data"), with_idle)
                 yield p4runtime_pb2.Entity(table_entry=entry)
 
     def _read_members(

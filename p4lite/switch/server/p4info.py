@@ -103,6 +103,7 @@ class P4InfoIndex:
         self.p4info = p4info
         self.actions: dict[int, ActionDef] = {}
         self.tables: dict[int, TableDef] = {}
+        self.tables_by_name: dict[str, TableDef] = {}
         self.counters: dict[int, ObjectDef] = {}
         self.direct_counters: dict[int, ObjectDef] = {}
         self.meters: dict[int, ObjectDef] = {}
@@ -155,6 +156,7 @@ class P4InfoIndex:
                 idle_timeout=t.idle_timeout_behavior
                 == p4info_pb2.Table.IdleTimeoutBehavior.NOTIFY_CONTROL,
             )
+            self.tables_by_name[t.preamble.name] = self.tables[t.preamble.id]
         for c in p4info.counters:
             _preamble_ok(c.preamble, "counter")
             self.counters[c.preamble.id] = ObjectDef(

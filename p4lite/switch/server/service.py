@@ -69,6 +69,7 @@ class P4RuntimeService:
         self._streams_lock = threading.Lock()
         device.on_packet_in = self._packet_in
         device.on_digest = self._digest
+        device.on_idle_timeout = self._idle_timeout
 
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The generic handler to add to a grpc server."""
@@ -213,7 +214,7 @@ class P4RuntimeService:
         request_iterator: Iterator[p4runtime_pb2.StreamMessageRequest],
         context: grpc.ServicerContext,
     ) -> Iterator[p4runtime_pb2.StreamMessageResponse]:
-        """Arbitration, PacketOut/PacketIn, digests."""
+        """Arbitration, PacketOut/PacketIn, digests, idle-timeout notifications."""
         client = Client()
         with self._streams_lock:
             self._streams.add(client)
@@ -308,3 +309,8 @@ class P4RuntimeService:
 
     def _digest(self, digest: p4runtime_pb2.DigestList) -> None:
         self.arbitration.send_to_primaries(p4runtime_pb2.StreamMessageResponse(digest=digest))
+
+    def _idle_timeout(self, notification: p4runtime_pb2.IdleTimeoutNotification) -> None:
+        self.arbitration.send_to_primaries(
+            p4runtime_pb2.StreamMessageResponse(idle_timeout_notification=notification)
+        )
