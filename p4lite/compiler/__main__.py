@@ -7,7 +7,7 @@ import logging
 import sys
 
 from p4lite.compiler.diagnostics import CompileError
-from p4lite.compiler.driver import Options, compile_file, write_outputs
+from p4lite.compiler.driver import Options, compile_file, p4info_format, write_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +19,20 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("source", help="the P4 program")
     ap.add_argument("-o", dest="output", help="BMv2 JSON output file")
     ap.add_argument(
-        "--p4runtime-files", dest="p4info", help="P4Info output file(s), comma separated"
+        "--p4runtime-files",
+        dest="p4info",
+        help="P4Info output file(s), comma separated; each suffix (.txt, .txtpb, .json, .bin) "
+        "picks its format",
     )
-    ap.add_argument("--p4runtime-format", choices=["text", "binary", "json"], default=None)
+    ap.add_argument(
+        "--p4runtime-file", dest="p4info_one", help="P4Info output file (deprecated by p4c)"
+    )
+    ap.add_argument(
+        "--p4runtime-format",
+        choices=["text", "binary", "json"],
+        default="binary",
+        help="format of --p4runtime-file (p4c's default: binary)",
+    )
     ap.add_argument("-I", dest="include", action="append", default=[], help="include directory")
     ap.add_argument("-D", dest="define", action="append", default=[], help="NAME[=VALUE]")
     ap.add_argument("--arch", default="v1model")
@@ -30,6 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--p4v", default="16", help="language version (16 only)")
     ap.add_argument("-v", action="count", default=0, help="more logging")
     return ap
+
+
+def _p4info_files(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """The P4Info files with their formats, or None after printing p4c's errors.
+
+    As p4c: --p4runtime-file takes --p4runtime-format, each of --p4runtime-files
+    the format its suffix names; a suffix naming none fails before any output.
+    """
+    infos = [(args.p4info_one, args.p4runtime_format)] if args.p4info_one else []
+    for path in args.p4info.split(",") if args.p4info else []:
+        try:
+            infos.append((path, p4info_format(path)))
+        except ValueError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return None
+    return infos
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         result = compile_file(args.source, Options(tuple(args.include), tuple(defines)))
         for w in result.warnings:
             sys.stderr.write(w.render() + "\n")
-        paths = args.p4info.split(",") if args.p4info else [None]
-        write_outputs(result, args.output, paths[0], args.p4runtime_format)
-        for extra in paths[1:]:
-            write_outputs(result, None, extra, args.p4runtime_format)
+        infos = _p4info_files(args)
+        if infos is None:
+            return 1
+        write_outputs(result, args.output, infos)
     except CompileError as exc:
         for d in exc.diagnostics:
             sys.stderr.write(d.render() + "\n")

@@ -61,28 +61,31 @@ def compile_file(path: str, options: Options | None = None) -> Result:
     return Result(doc, info, list(sink.warnings))
 
 
-def p4info_format(path: str, explicit: str | None) -> str:
-    """The P4Info format p4c picks: explicit flag, else by file suffix."""
-    if explicit:
-        return explicit
-    suffix = Path(path).suffix.lower()
-    if suffix == ".json":
-        return "json"
-    if suffix in (".bin", ".pb"):
-        return "binary"
-    return "text"
+def p4info_format(path: str) -> str:
+    """The P4Info format p4c picks for a ``--p4runtime-files`` entry: its suffix.
+
+    Raise ValueError with p4c's message for a file whose suffix names no format.
+    """
+    dot = path.rfind(".")
+    if dot < 0:
+        raise ValueError(f"{path}: unknown file kind; known suffixes are .bin, .txt, .json")
+    suffix = path[dot:]
+    formats = {".json": "json", ".bin": "binary", ".txt": "text", ".txtpb": "text"}
+    if suffix not in formats:
+        raise ValueError(
+            f"{path}: Could not detect p4runtime info file format from file suffix {suffix}"
+        )
+    return formats[suffix]
 
 
 def write_outputs(
-    result: Result, json_path: str | None, p4info_path: str | None, fmt: str | None
+    result: Result, json_path: str | None, p4info_files: list[tuple[str, str]] | None = None
 ) -> None:
-    """Write the BMv2 JSON and P4Info files."""
+    """Write the BMv2 JSON file and each (path, format) P4Info file."""
     if json_path:
         Path(json_path).write_text(json.dumps(result.json, indent=2) + "\n", encoding="utf-8")
-    if p4info_path:
-        Path(p4info_path).write_bytes(
-            p4info.serialize(result.p4info, p4info_format(p4info_path, fmt))
-        )
+    for path, fmt in p4info_files or []:
+        Path(path).write_bytes(p4info.serialize(result.p4info, fmt))
 
 
 __all__ = ["CompileError", "Options", "Result", "compile_file", "p4info_format", "write_outputs"]

@@ -25,11 +25,37 @@ def test_compiles_to_json_and_text_p4info(tmp_path: Path) -> None:
     assert 'name: "MyIngress.t_fwd"' in info.read_text()
 
 
-def test_p4info_format_by_suffix_and_flag(tmp_path: Path) -> None:
-    assert p4info_format("x.txt", None) == "text"
-    assert p4info_format("x.json", None) == "json"
-    assert p4info_format("x.pb", None) == "binary"
-    assert p4info_format("x.txt", "json") == "json"
+def test_p4info_format_by_suffix_and_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert p4info_format("x.txt") == "text"
+    assert p4info_format("dir.v1/x.p4info.txtpb") == "text"
+    assert p4info_format("x.json") == "json"
+    assert p4info_format("x.bin") == "binary"
+    src = str(CORPUS / "programs" / "counters.p4")
+    # --p4runtime-format is for --p4runtime-file; the suffixes of --p4runtime-files win
+    args = ["--p4runtime-files", f"{tmp_path / 'a.json'},{tmp_path / 'b.txt'}"]
+    assert main([src, *args, "--p4runtime-format", "binary"]) == 0
+    assert json.loads((tmp_path / "a.json").read_text())["counters"]
+    assert 'name: "MyIngress.c"' in (tmp_path / "b.txt").read_text()
+    assert main([src, "--p4runtime-file", str(tmp_path / "c.out")]) == 0
+    default = p4info_pb2.P4Info()
+    default.ParseFromString((tmp_path / "c.out").read_bytes())  # binary by default
+    assert default.counters[0].preamble.name == "MyIngress.c"
+    assert main([src, "--p4runtime-file", str(tmp_path / "d"), "--p4runtime-format", "json"]) == 0
+    assert json.loads((tmp_path / "d").read_text())["counters"]
+    # p4c knows no other suffix and writes nothing then
+    out = tmp_path / "none.json"
+    assert main([src, "-o", str(out), "--p4runtime-files", str(tmp_path / "x.pb")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'x.pb'}: Could not detect p4runtime info file format"
+        " from file suffix .pb\n"
+    )
+    assert not out.exists()
+    assert main([src, "--p4runtime-files", "p4info"]) == 1
+    assert "p4info: unknown file kind; known suffixes are .bin, .txt, .json" in (
+        capsys.readouterr().err
+    )
     binfile = tmp_path / "o.bin"
     src = str(CORPUS / "programs" / "counters.p4")
     assert main([src, "-o", str(tmp_path / "o.json"), "--p4runtime-files", str(binfile)]) == 0
