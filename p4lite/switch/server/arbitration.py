@@ -1,11 +1,12 @@
 """StreamChannel clients and primary/backup arbitration by election id.
 
-Per role, the client with the highest election id is the primary. Every
+Per role, the client with the highest election id is the primary; a client
+that leaves its election id unset is lower than any and never becomes
+primary (the P4Runtime specification's standby controller). Every
 arbitration reply carries the primary's election id and the status the
-P4Runtime specification gives: OK to the primary, ALREADY_EXISTS to a
-backup (NOT_FOUND when no primary is left). A change of primary is
-announced to every client of the role. Imports protobuf stubs, grpc and
-`server.errors`.
+specification gives: OK to the primary, ALREADY_EXISTS to a backup
+(NOT_FOUND when there is no primary). A change of primary is announced to
+every client of the role. Imports protobuf stubs, grpc and `server.errors`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Client:
     def __init__(self) -> None:
         self.id = next(self._ids)
         self.queue: queue.SimpleQueue[StreamItem] = queue.SimpleQueue()
+        self.arbitrated = False
+        # None until arbitration, and for a client that leaves it unset.
         self.election_id: int | None = None
         self.role = ""
         self.role_proto: p4runtime_pb2.Role | None = None
@@ -80,6 +83,9 @@ class Arbitration:
         ]
         return max(members, key=lambda c: c.election_id or 0, default=None)
 
+    def _connected(self, role: str) -> bool:
+        return any(c.role == role for c in self._clients.values())
+
     def _reply(self, client: Client, primary: Client | None) -> p4runtime_pb2.StreamMessageResponse:
         update = p4runtime_pb2.MasterArbitrationUpdate(device_id=self.device_id)
         if client.role_proto is not None:
@@ -101,16 +107,21 @@ class Arbitration:
         if update.device_id != self.device_id:
             # PI: an unknown device is NOT_FOUND; a registered client changing
             # its device id is FAILED_PRECONDITION.
-            registered = client.election_id is not None
+            registered = client.arbitrated
             raise P4RuntimeError(
                 grpc.StatusCode.FAILED_PRECONDITION if registered else grpc.StatusCode.NOT_FOUND,
                 f"arbitration: device id {update.device_id!r}, this switch is {self.device_id!r}",
             )
         role = update.role.name if update.HasField("role") else ""
-        election = election_int(update.election_id)
+        election = election_int(update.election_id) if update.HasField("election_id") else None
         with self._lock:
             for other in self._clients.values():
-                if other is not client and other.role == role and other.election_id == election:
+                if (
+                    election is not None
+                    and other is not client
+                    and other.role == role
+                    and other.election_id == election
+                ):
                     raise invalid(
                         f"arbitration: election id {election!r} is already used by another client"
                     )
@@ -120,6 +131,7 @@ class Arbitration:
             client.role = role
             client.role_proto = update.role if update.HasField("role") else None
             client.election_id = election
+            client.arbitrated = True
             self._clients[client.id] = client
             after = self._primary(role)
             if old_role is not None and old_role != role:
@@ -136,7 +148,7 @@ class Arbitration:
             else:
                 client.send(self._reply(client, after))
         logger.info(
-            "arbitration: client %d role %r election id %d (%s)",
+            "arbitration: client %d role %r election id %s (%s)",
             client.id,
             role,
             election,
@@ -146,17 +158,16 @@ class Arbitration:
     def remove(self, client: Client) -> None:
         """Forget a closed stream; announce a new primary if it was the primary."""
         with self._lock:
-            if self._clients.pop(client.id, None) is None:
+            if client.id not in self._clients:
                 return
             role = client.role
-            survivors = [c for c in self._clients.values() if c.role == role]
-            if not survivors:
-                return
-            was_primary = all((client.election_id or 0) > (c.election_id or 0) for c in survivors)
+            was_primary = self._primary(role) is client
+            del self._clients[client.id]
             if was_primary:
                 primary = self._primary(role)
-                for other in survivors:
-                    other.send(self._reply(other, primary))
+                for other in self._clients.values():
+                    if other.role == role:
+                        other.send(self._reply(other, primary))
 
     def is_primary(self, role: str, election: int) -> bool:
         """True if `election` is the primary's election id for `role`.
@@ -167,13 +178,13 @@ class Arbitration:
         with self._lock:
             primary = self._primary(role)
             if primary is None:
-                return election == 0
+                return election == 0 and not self._connected(role)
             return primary.election_id == election
 
     def client_is_primary(self, client: Client) -> bool:
         """True if this stream is its role's primary."""
         with self._lock:
-            return client.election_id is not None and self._primary(client.role) is client
+            return client.arbitrated and self._primary(client.role) is client
 
     def send_to_primaries(self, message: p4runtime_pb2.StreamMessageResponse) -> None:
         """Deliver a PacketIn or digest to the primary of every role."""

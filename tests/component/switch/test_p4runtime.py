@@ -734,6 +734,35 @@ def test_write_without_any_client_and_election_id_is_accepted(harness, kit) -> N
     assert _rpc_code(excinfo) == grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_unset_election_id_is_a_standby_that_never_becomes_primary(harness, kit) -> None:
+    # P4Runtime spec, "Unset Election ID": lower than any election id.
+    standby = harness.stream()
+    request = p4runtime_pb2.StreamMessageRequest()
+    request.arbitration.device_id = 0
+    standby.send(request)
+    reply = standby.next()
+    assert reply.arbitration.status.code == code_pb2.NOT_FOUND
+    assert not reply.arbitration.HasField("election_id")
+    # A client is connected, none is primary: nobody may write.
+    entry = p4runtime_pb2.TableEntry(table_id=1)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(table_entry=entry)), election_id=0)
+    assert _rpc_code(excinfo) == grpc.StatusCode.PERMISSION_DENIED
+    # A second standby is no duplicate; { high: 0 low: 0 } is a real id and wins.
+    other = harness.stream()
+    other.send(request)
+    assert other.next().arbitration.status.code == code_pb2.NOT_FOUND
+    zero = harness.stream()
+    assert zero.arbitrate(0).arbitration.status.code == code_pb2.OK
+    for s in (standby, other):
+        note = s.next()
+        assert note.arbitration.status.code == code_pb2.ALREADY_EXISTS
+        assert note.arbitration.election_id.low == 0
+    # The primary leaves: the standbys are told there is no primary.
+    zero.close()
+    assert standby.next().arbitration.status.code == code_pb2.NOT_FOUND
+
+
 def test_client_may_move_to_another_role(harness) -> None:
     a = harness.stream()
     assert a.arbitrate(5).arbitration.status.code == code_pb2.OK
