@@ -723,7 +723,7 @@ class ControlLowering(ParserLowering):
                     t.default = (act, data, prop.is_const)
                 case "size":
                     assert prop.value is not None
-                    t.size = self.fe.const_int(prop.value) or 0
+                    t.size = self.const_in(prop.value, ctx) or 0
                 case "entries":
                     t.has_entries = True
                     t.const_entries = prop.is_const
@@ -841,8 +841,8 @@ class ControlLowering(ParserLowering):
         # slice becomes a BMv2 key mask (whose entries are in the slice's bits)
         if isinstance(e, ast.Slice):
             inner = self.rvalue(e.expr, ctx)
-            hi = self.fe.const_int(e.hi) or 0
-            lo = self.fe.const_int(e.lo) or 0
+            hi = self.const_in(e.hi, ctx) or 0
+            lo = self.const_in(e.lo, ctx) or 0
             if inner.json.get("type") != "field":
                 raise UnsupportedError(k.pos, "unsupported table key expression")
             m = mask(hi - lo + 1) << lo
@@ -1037,8 +1037,8 @@ class ControlLowering(ParserLowering):
                     return {"match_type": "range", "start": hexstr(0, w), "end": hexstr(full, w)}
                 raise UnsupportedError(e.pos, "'_' is not allowed for an exact key")
             case ast.Binary(op="&&&", left=l, right=r):
-                a = self.fe.const_int(l) or 0
-                b = self.fe.const_int(r) or 0
+                a = self.const_in(l, ctx) or 0
+                b = self.const_in(r, ctx) or 0
                 if mt == "lpm":
                     plen = bin(b & full).count("1")
                     return {
@@ -1052,8 +1052,8 @@ class ControlLowering(ParserLowering):
                     "mask": hexstr(b & full, w),
                 }
             case ast.Binary(op="..", left=l, right=r):
-                lo = self.fe.const_int(l) or 0
-                hi = self.fe.const_int(r) or 0
+                lo = self.const_in(l, ctx) or 0
+                hi = self.const_in(r, ctx) or 0
                 return {
                     "match_type": "range",
                     "start": hexstr(lo & full, w),

@@ -281,6 +281,17 @@ class ExprLowering(LowerBase):
             return Val({"type": "bool", "value": bool(v)}, t, True, int(bool(v)))
         return Val(jhex(v, 32), t, False, v)
 
+    def const_in(self, e: ast.Expr, ctx: Ctx) -> int | None:
+        """A compile-time integer in ctx's scope (local constants and constructor
+        parameters too), or None after an error, as `FrontEnd.const_int` does."""
+        try:
+            v = self.rvalue(e, Ctx(ctx.scope, control=ctx.control))
+        except UnsupportedError:
+            v = None
+        if v is not None and v.const is not None and not isinstance(v.type, BoolT):
+            return v.const
+        return self.fe.const_int(e)
+
     def rvalue(self, e: ast.Expr, ctx: Ctx, want: Type | None = None) -> Val:
         """Lower an expression to a value."""
         v = self._rvalue(e, ctx, want)
@@ -414,8 +425,8 @@ class ExprLowering(LowerBase):
                 return self.cast(inner, target, e.pos)
             case ast.Slice(expr=x, hi=hi, lo=lo):
                 v = self.rvalue(x, ctx)
-                h = self.fe.const_int(hi)
-                low = self.fe.const_int(lo)
+                h = self.const_in(hi, ctx)
+                low = self.const_in(lo, ctx)
                 if h is None or low is None or h < low:
                     raise UnsupportedError(e.pos, "slice bounds must be constants with hi >= lo")
                 w = h - low + 1

@@ -357,8 +357,8 @@ class ParserLowering(StmtLowering):
             w = width_of(t.field(e.name) or Bits(0))
         else:
             assert isinstance(e, ast.Slice)
-            hi = self.fe.const_int(e.hi)
-            lo = self.fe.const_int(e.lo)
+            hi = self.const_in(e.hi, ctx)
+            lo = self.const_in(e.lo, ctx)
             if not isinstance(t, Bits) or hi is None or lo is None or not 0 <= lo <= hi < total:
                 raise UnsupportedError(e.pos, "unsupported slice of a lookahead")
             offset = total - 1 - hi
@@ -447,14 +447,14 @@ class ParserLowering(StmtLowering):
             case ast.Default():
                 return [(0, 0)]
             case ast.Binary(op="&&&", left=l, right=r):
-                a = self.fe.const_int(l)
-                b = self.fe.const_int(r)
+                a = self.const_in(l, ctx)
+                b = self.const_in(r, ctx)
                 if a is None or b is None:
                     raise UnsupportedError(e.pos, "mask keyset needs constants")
                 return [(a & b & full, b & full)]
             case ast.Binary(op="..", left=l, right=r):
-                lo = self.fe.const_int(l)
-                hi = self.fe.const_int(r)
+                lo = self.const_in(l, ctx)
+                hi = self.const_in(r, ctx)
                 if lo is None or hi is None:
                     raise UnsupportedError(e.pos, "range keyset needs constants")
                 return range_to_masks(lo & full, hi & full, w)

@@ -482,8 +482,8 @@ class StmtLowering(ExprLowering):
         dst = self.place(lhs.expr, ctx)
         if not isinstance(dst, (PField, PDynField)) or not isinstance(dst.type, Bits):
             raise UnsupportedError(lhs.pos, "unsupported slice assignment target")
-        h = self.fe.const_int(lhs.hi)
-        lo = self.fe.const_int(lhs.lo)
+        h = self.const_in(lhs.hi, ctx)
+        lo = self.const_in(lhs.lo, ctx)
         if h is None or lo is None or h < lo or h >= dst.type.width:
             raise UnsupportedError(lhs.pos, "slice bounds must be constants within the field")
         w = h - lo + 1
@@ -1317,7 +1317,7 @@ class StmtLowering(ExprLowering):
                         f"unsupported value_set element type {type_str(t)!r}; "
                         "expected bit<W> or a struct of bit<W> fields",
                     )
-                size = self.fe.const_int(sz)
+                size = self.const_in(sz, ctx)
                 if size is None or size < 1:
                     raise UnsupportedError(sz.pos, "value_set size must be a positive constant")
                 vs = LValueSet(f"{prefix}.{n}", d.pos, size, fields, d.annotations)
@@ -1356,28 +1356,28 @@ class StmtLowering(ExprLowering):
         ext = LExtern(t.name, fq, d.pos, annotations=d.annotations)
         match t.name:
             case "register":
-                ext.size = self.fe.const_int(args[0]) or 0
+                ext.size = self.const_in(args[0], ctx) or 0
                 ext.width = width_of(t.args[0]) if t.args else 32
                 if t.args:
                     vt = t.args[0]
                     signed = isinstance(vt, Bits) and vt.signed
                     ext.value_type = "int" if signed else p4rt_type(vt)
             case "counter":
-                ext.size = self.fe.const_int(args[0]) or 0
+                ext.size = self.const_in(args[0], ctx) or 0
                 ext.counter_type = self.enum_member(args[1], "CounterType", ctx)
             case "direct_counter":
                 ext.counter_type = self.enum_member(args[0], "CounterType", ctx)
             case "meter":
-                ext.size = self.fe.const_int(args[0]) or 0
+                ext.size = self.const_in(args[0], ctx) or 0
                 ext.mtype = self.enum_member(args[1], "MeterType", ctx)
             case "direct_meter":
                 ext.mtype = self.enum_member(args[0], "MeterType", ctx)
             case "action_profile":
-                ext.size = self.fe.const_int(args[0]) or 0
+                ext.size = self.const_in(args[0], ctx) or 0
             case "action_selector":
                 ext.mtype = self.enum_member(args[0], "HashAlgorithm", ctx)
-                ext.size = self.fe.const_int(args[1]) or 0
-                ext.width = self.fe.const_int(args[2]) or 0
+                ext.size = self.const_in(args[1], ctx) or 0
+                ext.width = self.const_in(args[2], ctx) or 0
             case _:
                 raise UnsupportedError(d.pos, f"unsupported extern instance of type {t.name!r}")
         self.out.externs.append(ext)
