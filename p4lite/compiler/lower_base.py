@@ -19,6 +19,7 @@ from p4lite.compiler.frontend import (
     FrontEnd,
     StackT,
     StructT,
+    TupleT,
     Type,
     VarbitT,
     type_str,
@@ -43,6 +44,9 @@ from p4lite.compiler.ir import (
 )
 
 logger = logging.getLogger(__name__)
+
+# the struct a tuple local becomes is named with this prefix (no P4 name has '$')
+TUPLE_PREFIX = "tuple$"
 
 # parser_ops BMv2 knows by name; anything else goes inside a "primitive" op
 PARSER_OPS = frozenset({"extract", "extract_VL", "set", "verify", "shift", "advance", "primitive"})
@@ -251,6 +255,10 @@ class LowerBase:
             case StackT() | StructT(kind="header_union"):
                 # header instances, invalid until set, like the package's own
                 return self.alloc(t, [name], "", False, [0])
+            case TupleT(items=items):
+                # a struct of members f0, f1, ..., as p4c's EliminateTuples makes it
+                fields = tuple((f"f{i}", it) for i, it in enumerate(items))
+                return self.local(StructT("struct", f"{TUPLE_PREFIX}{name}", fields), name, pos)
             case _:
                 raise UnsupportedError(pos, f"unsupported local variable type {type_str(t)!r}")
 

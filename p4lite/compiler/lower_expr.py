@@ -49,7 +49,7 @@ from p4lite.compiler.ir import (
     mask,
     shift_jumps,
 )
-from p4lite.compiler.lower_base import LowerBase
+from p4lite.compiler.lower_base import TUPLE_PREFIX, LowerBase
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +178,12 @@ class ExprLowering(LowerBase):
                         return PObj("member", n, b)
             case ast.Index(expr=base, index=idx):
                 b = self.place(base, ctx)
+                if isinstance(b, PStruct) and b.type.name.startswith(TUPLE_PREFIX):
+                    # a tuple local: its elements are the members f0, f1, ...
+                    k = self.const_in(idx, ctx)
+                    if k is None or f"f{k}" not in b.members:
+                        raise UnsupportedError(idx.pos, f"tuple index {k} out of range")
+                    return b.members[f"f{k}"]
                 if not isinstance(b, PStack):
                     raise UnsupportedError(e.pos, "unsupported indexing: expected a header stack")
                 iv = self.rvalue(idx, ctx)
