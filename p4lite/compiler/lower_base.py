@@ -84,6 +84,8 @@ class LowerBase:
         self.built_tables: set[int] = set()
         # constructor arguments of instantiated controls and parsers, by instance name
         self.ctor_args: dict[str, dict[str, Place]] = {}
+        # the standard_metadata instance, once allocated
+        self.sm_root: PHeader | None = None
 
     # ============================================================ helpers
     def fresh(self, base: str) -> str:

@@ -19,6 +19,7 @@ from p4lite.compiler.frontend import (
     EnumT,
     ErrorT,
     ExternT,
+    StackT,
     StructT,
     Type,
     type_str,
@@ -26,6 +27,7 @@ from p4lite.compiler.frontend import (
 )
 from p4lite.compiler.ir import (
     STANDARD_METADATA_FIELDS,
+    Ctx,
     Lowered,
     PHeader,
     Place,
@@ -146,6 +148,7 @@ class MidEnd(ControlLowering):
             self.sink.error(exc.pos if exc.pos.line else parser.pos, str(exc))
             return self.out
         roots: dict[str, Place] = {"H": hdrs, "M": meta, "SM": sm}
+        self.sm_root = sm
         roles = [
             ("parser", ["PKT", "H", "M", "SM"]),
             ("verify", ["H", "M"]),
@@ -181,6 +184,8 @@ class MidEnd(ControlLowering):
                         self.lower_deparser(decl, scope)
             except UnsupportedError as exc:
                 self.sink.error(exc.pos, str(exc))
+        if self.check_unused:
+            self.check_globals()
         if not self.check_unused and not self.sink.errors:
             # a second, throw-away lowering that also reaches unused declarations
             checker = MidEnd(self.env, self.fe, Sink(), self.stem)
@@ -194,6 +199,39 @@ class MidEnd(ControlLowering):
                 (self.fresh("_padding_0") if False else "_padding_0", 8 - total % 8, False)
             )
         return self.out
+
+    def check_globals(self) -> None:
+        """Lower every top-level function and action once on scratch arguments.
+
+        p4c type-checks declarations nobody calls; this reaches their bodies
+        (generic functions are checked where they are called, with their types).
+        """
+        decls: list[ast.FunctionDecl | ast.ActionDecl] = [
+            f for f in self.env.p4functions.values() if not f.type_params
+        ]
+        decls.extend(self.env.actions.values())
+        for decl in decls:
+            scope: dict[str, Place] = {}
+            args: list[ast.Arg] = []
+            try:
+                for p in decl.params:
+                    name = f"$arg_{p.name}"
+                    t = self.fe.resolve(p.type)
+                    if self.sm_root is not None and t == self.env.types.get("standard_metadata_t"):
+                        scope[name] = self.sm_root
+                    else:
+                        scope[name] = self.local(t, p.name, p.pos)
+                    args.append(ast.Arg(p.pos, None, ast.Name(p.pos, name)))
+                ctx = Ctx(scope, in_action=True, prims=[])
+                if isinstance(decl, ast.FunctionDecl):
+                    if isinstance(self.fe.resolve(decl.ret), StructT | StackT):
+                        self.inline_function_place(decl, tuple(args), ctx, decl.pos)
+                    else:
+                        self.inline_function(decl, tuple(args), ctx, decl.pos)
+                else:
+                    self.inline_action(decl, tuple(args), ctx, decl.pos)
+            except UnsupportedError as exc:
+                self.sink.error(exc.pos, str(exc))
 
     # ============================================================ names
 

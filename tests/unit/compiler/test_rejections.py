@@ -156,3 +156,28 @@ def test_mistake_in_a_control_applied_twice_is_reported_once(
     with pytest.raises(CompileError) as exc:
         compile_text(text)
     assert [d.message for d in exc.value.diagnostics] == ["undeclared name 'nope'"]
+
+
+@pytest.mark.parametrize(
+    ("decls", "message", "marker"),
+    [
+        ("bit<8> f(in bit<8> x) { return x + nope; }\n", "undeclared name 'nope'", "nope"),
+        ("void g() { return 1; }\n", "'return' with a value", "return 1"),
+        (
+            "action top(inout bit<8> x) { x = 16w1; }\n",
+            "type mismatch: expected 'bit<8>', got 'bit<16>'",
+            "16w1",
+        ),
+    ],
+    ids=["function_never_called", "void_function_returns_a_value", "top_level_action_unused"],
+)
+def test_mistakes_in_uncalled_functions_and_actions(
+    compile_text: Compile, program: Callable[..., str], decls: str, message: str, marker: str
+) -> None:
+    text = program("", decls)
+    line = next(i for i, ln in enumerate(text.splitlines(), start=1) if marker in ln)
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    first = exc.value.diagnostics[0]
+    assert message in first.message, first.render()
+    assert (first.pos.file, first.pos.line) == ("prog.p4", line), first.render()
