@@ -73,6 +73,10 @@ class ConstTableError(RuntimeApiError):
     """The table's entries or default action are const and cannot be changed."""
 
 
+class InUseError(RuntimeApiError):
+    """A member or group cannot be deleted while a group or a table entry uses it."""
+
+
 # ---------------------------------------------------------------------------
 # Match values.
 
@@ -489,7 +493,7 @@ class SwitchApi(Protocol):
         ...
 
     def delete_member(self, profile: str, member_id: int) -> None:
-        """Delete a member (``InvalidArgumentError`` while an entry or group uses it)."""
+        """Delete a member (``InUseError`` while an entry or group uses it)."""
         ...
 
     def members(self, profile: str) -> dict[int, ActionCall]:
@@ -503,15 +507,19 @@ class SwitchApi(Protocol):
         ...
 
     def set_group_members(self, profile: str, group_id: int, members: Sequence[int]) -> None:
-        """Replace a group's members; kept in member creation order, as BMv2 does."""
+        """Replace a group's members, a member repeated once per unit of weight.
+
+        The selector picks among them as BMv2 does under PI (see ``groups``).
+        """
         ...
 
     def delete_group(self, profile: str, group_id: int) -> None:
-        """Delete a group."""
+        """Delete a group (``InUseError`` while an entry uses it)."""
         ...
 
     def groups(self, profile: str) -> dict[int, tuple[int, ...]]:
-        """All groups by id with their member ids."""
+        """All groups by id: member ids in the order the selector's ``hash % size``
+        indexes (BMv2 member handle order), a member once per unit of weight."""
         ...
 
     # -- registers, counters, meters -------------------------------------

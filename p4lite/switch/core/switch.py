@@ -31,6 +31,7 @@ from p4lite.switch.core.api import (
     EntryAction,
     GroupRef,
     IdleSweep,
+    InUseError,
     InvalidArgumentError,
     KeyInfo,
     KeyMatch,
@@ -43,6 +44,7 @@ from p4lite.switch.core.api import (
     ParamInfo,
     PortStats,
     Replica,
+    RuntimeApiError,
     SwitchApi,
     SwitchOptions,
     TableEntry,
@@ -645,9 +647,7 @@ class Switch:
         prof = self._profile(profile)
         if member_id in prof.members:
             raise AlreadyExistsError(f"{profile!r}: member {member_id!r} already exists")
-        prof.members[member_id] = self._member_action(prof, action)
-        prof.member_seq[member_id] = prof.next_seq
-        prof.next_seq += 1
+        prof.add_member(member_id, self._member_action(prof, action))
 
     def _member_action(
         self, prof: ActionProfile, action: ActionCall
@@ -679,15 +679,12 @@ class Switch:
         if member_id not in prof.members:
             raise NotFoundError(f"{profile!r}: no member {member_id!r}")
         if any(member_id in g for g in prof.groups.values()):
-            raise InvalidArgumentError(f"{profile!r}: member {member_id!r} is in a group")
+            raise InUseError(f"{profile!r}: member {member_id!r} is in a group")
         for tname in prof.tables:
             for e in self._prog.tables[tname].entries.values():
                 if e.action == MemberRef(member_id):
-                    raise InvalidArgumentError(
-                        f"{profile!r}: member {member_id!r} is used by {tname!r}"
-                    )
-        del prof.members[member_id]
-        prof.member_seq.pop(member_id, None)
+                    raise InUseError(f"{profile!r}: member {member_id!r} is used by {tname!r}")
+        prof.delete_member(member_id)
 
     @_locked
     def members(self, profile: str) -> dict[int, ActionCall]:
@@ -707,7 +704,11 @@ class Switch:
             raise AlreadyExistsError(f"{profile!r}: group {group_id!r} already exists")
         prof.groups[group_id] = []
         prof.group_max[group_id] = max_size
-        self.set_group_members(profile, group_id, members)
+        try:
+            self.set_group_members(profile, group_id, members)
+        except RuntimeApiError:
+            prof.delete_group(group_id)
+            raise
 
     @_locked
     def set_group_members(self, profile: str, group_id: int, members: Sequence[int]) -> None:
@@ -723,9 +724,7 @@ class Switch:
             raise InvalidArgumentError(
                 f"{profile!r}: group {group_id!r} holds at most {limit} members, got {len(members)}"
             )
-        # BMv2 orders a group by member handle, i.e. creation order; the selector
-        # hash indexes into that order.
-        prof.groups[group_id] = sorted(dict.fromkeys(members), key=prof.member_seq.__getitem__)
+        prof.set_group(group_id, members)
 
     @_locked
     def delete_group(self, profile: str, group_id: int) -> None:
@@ -736,15 +735,12 @@ class Switch:
         for tname in prof.tables:
             for e in self._prog.tables[tname].entries.values():
                 if e.action == GroupRef(group_id):
-                    raise InvalidArgumentError(
-                        f"{profile!r}: group {group_id!r} is used by {tname!r}"
-                    )
-        del prof.groups[group_id]
-        prof.group_max.pop(group_id, None)
+                    raise InUseError(f"{profile!r}: group {group_id!r} is used by {tname!r}")
+        prof.delete_group(group_id)
 
     @_locked
     def groups(self, profile: str) -> dict[int, tuple[int, ...]]:
-        """All groups by id."""
+        """All groups by id: member ids in selection order, once per unit of weight."""
         return {g: tuple(m) for g, m in self._profile(profile).groups.items()}
 
     # --------------------------------------------- registers, counters, meters

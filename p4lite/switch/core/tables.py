@@ -83,18 +83,74 @@ class KeySpec:
 
 @dataclass(slots=True)
 class ActionProfile:
-    """Members and groups of an action profile or selector."""
+    """Members and groups of an action profile or selector.
+
+    A selector picks ``hash % len(group)`` in its group, a group being its
+    members ordered by BMv2 member handle. The handles are modelled on BMv2
+    under PI: a new member takes the lowest free handle, and a member of
+    weight w in a group takes w handles, its own and w-1 copies made (in
+    member id order) when a group first needs them and freed when no group
+    does.
+    """
 
     name: str
     max_size: int
     selector: Callable[[Any], int] | None
     members: dict[int, tuple[Action, tuple[int, ...]]] = field(default_factory=dict)
+    # Group id -> member ids in handle order, a member once per unit of weight.
     groups: dict[int, list[int]] = field(default_factory=dict)
     group_max: dict[int, int] = field(default_factory=dict)
-    # Creation order of members: BMv2 keeps a group's members sorted by handle.
-    member_seq: dict[int, int] = field(default_factory=dict)
-    next_seq: int = 0
+    weights: dict[int, dict[int, int]] = field(default_factory=dict)
+    handles: dict[int, list[int]] = field(default_factory=dict)
+    free_handles: list[int] = field(default_factory=list)
+    fresh_handle: int = 0
     tables: list[str] = field(default_factory=list)
+
+    def _take_handle(self) -> int:
+        if self.free_handles:
+            return heapq.heappop(self.free_handles)
+        self.fresh_handle += 1
+        return self.fresh_handle - 1
+
+    def add_member(self, member_id: int, action: tuple[Action, tuple[int, ...]]) -> None:
+        """Create a member with the lowest free handle."""
+        self.members[member_id] = action
+        self.handles[member_id] = [self._take_handle()]
+
+    def delete_member(self, member_id: int) -> None:
+        """Delete a member that is in no group; its handle is free again."""
+        del self.members[member_id]
+        for h in self.handles.pop(member_id):
+            heapq.heappush(self.free_handles, h)
+
+    def set_group(self, group_id: int, members: Sequence[int]) -> None:
+        """Set a group's members, a member repeated once per unit of weight."""
+        new: dict[int, int] = {}
+        for m in members:
+            new[m] = new.get(m, 0) + 1
+        touched = sorted(set(new) | set(self.weights.get(group_id, {})))
+        for m in touched:
+            hs = self.handles[m]
+            while len(hs) < new.get(m, 0):
+                hs.append(self._take_handle())
+        self.weights[group_id] = new
+        self.groups[group_id] = [
+            m for _, m in sorted((h, m) for m, w in new.items() for h in self.handles[m][:w])
+        ]
+        self._free_copies(touched)
+
+    def delete_group(self, group_id: int) -> None:
+        """Delete a group and free the member copies no other group uses."""
+        del self.groups[group_id]
+        self.group_max.pop(group_id, None)
+        self._free_copies(sorted(self.weights.pop(group_id, {})))
+
+    def _free_copies(self, member_ids: Sequence[int]) -> None:
+        for m in member_ids:
+            keep = max([1, *(w.get(m, 0) for w in self.weights.values())])
+            hs = self.handles[m]
+            while len(hs) > keep:
+                heapq.heappush(self.free_handles, hs.pop())
 
 
 class Entry:

@@ -81,6 +81,8 @@ def core_errors(what: str) -> Iterator[None]:
         raise P4RuntimeError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{what}: {exc}") from exc
     except api.ConstTableError as exc:
         raise permission_denied(f"{what}: {exc}") from exc
+    except api.InUseError as exc:
+        raise failed_precondition(f"{what}: {exc}") from exc
     except api.InvalidArgumentError as exc:
         raise invalid(f"{what}: {exc}") from exc
     except api.SwitchError as exc:
@@ -780,25 +782,45 @@ class Device:
         old = groups.get(g.group_id)
         old_proto = p.groups.get(key)
         expanded: list[int] = []
+        stored = p4runtime_pb2.ActionProfileGroup()
+        stored.CopyFrom(g)
         if utype != UpdateType.DELETE:
+            # max_size: the spec's rules, as PI checks them.
+            if g.max_size < 0:
+                raise invalid(f"{what}: max_size {g.max_size!r}, expected >= 0")
+            if profile.max_group_size and g.max_size > profile.max_group_size:
+                raise invalid(
+                    f"{what}: max_size {g.max_size!r} exceeds the P4Info max_group_size "
+                    f"{profile.max_group_size!r}"
+                )
+            created = old_proto.max_size if utype == UpdateType.MODIFY and old_proto else 0
+            if created and g.max_size and g.max_size != created:
+                raise invalid(
+                    f"{what}: max_size {g.max_size!r} differs from {created!r}, "
+                    "given when the group was inserted"
+                )
+            stored.max_size = g.max_size or created
             seen: set[int] = set()
             for member in g.members:
                 if member.member_id in seen:
-                    raise invalid(f"{what}: member {member.member_id!r} given twice")
+                    raise invalid(
+                        f"{what}: member {member.member_id!r} given twice, use its weight"
+                    )
                 seen.add(member.member_id)
                 if member.member_id not in members:
                     raise not_found(f"{what}: member {member.member_id!r} does not exist")
-                if member.weight < 0:
-                    raise invalid(f"{what}: member weight {member.weight!r}, expected >= 1")
-                expanded.extend([member.member_id] * max(1, member.weight))
-            limit = g.max_size or profile.max_group_size
+                if member.weight <= 0:
+                    raise invalid(
+                        f"{what}: member {member.member_id!r} has weight {member.weight!r}, "
+                        "expected >= 1"
+                    )
+                expanded.extend([member.member_id] * member.weight)
+            limit = stored.max_size or profile.max_group_size
             if limit and len(expanded) > limit:
                 raise P4RuntimeError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"{what}: total weight {len(expanded)} exceeds the maximum {limit}",
                 )
-        stored = p4runtime_pb2.ActionProfileGroup()
-        stored.CopyFrom(g)
         match utype:
             case UpdateType.INSERT:
                 if old is not None:

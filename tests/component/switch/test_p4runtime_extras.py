@@ -133,6 +133,86 @@ def test_action_selector_groups(harness, kit, profiles) -> None:
     )
 
 
+def _crc16_arc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def _selector_setup(harness, kit, profiles) -> tuple[int, p4runtime_pb2.TableEntry]:
+    sel = _profile_id(profiles, "MyIngress.sel")
+    for member_id, value in ((1, 0x10), (2, 0x20)):
+        member = p4runtime_pb2.ActionProfileMember(action_profile_id=sel, member_id=member_id)
+        member.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=value))
+        harness.write((INSERT, kit.entity(action_profile_member=member)))
+    table = profiles.table("MyIngress.t_sel")
+    entry = p4runtime_pb2.TableEntry(table_id=table.preamble.id)
+    entry.match.add(field_id=table.match_fields[0].id).exact.value = b"\x09"
+    entry.action.action_profile_group_id = 5
+    return sel, entry
+
+
+def test_member_weights_steer_packets_as_bmv2_does(harness, kit, profiles) -> None:
+    sel, entry = _selector_setup(harness, kit, profiles)
+    group = p4runtime_pb2.ActionProfileGroup(action_profile_id=sel, group_id=5)
+    group.members.add(member_id=1, weight=1)
+    group.members.add(member_id=2, weight=3)
+    harness.write((INSERT, kit.entity(action_profile_group=group)))
+    harness.write((INSERT, kit.entity(table_entry=entry)))
+    # BMv2 under PI: member 2's weight is two more member copies (handles 2
+    # and 3); the selector takes crc16(h.r) % 4 in handle order.
+    order = (0x10, 0x20, 0x20, 0x20)
+    for r in range(64):
+        harness.ports[0].inject(bytes([9, r, 0]))
+        out = harness.ports[1].take()
+        assert out is not None
+        assert out[1] == order[_crc16_arc(bytes([r])) % 4], r
+
+
+def test_action_selector_errors_as_the_spec_says(harness, kit, profiles) -> None:
+    sel, entry = _selector_setup(harness, kit, profiles)
+    group = p4runtime_pb2.ActionProfileGroup(action_profile_id=sel, group_id=5, max_size=4)
+    group.members.add(member_id=1, weight=0)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(action_profile_group=group)))
+    assert _single_code(kit, excinfo) == code_pb2.INVALID_ARGUMENT
+    group.members[0].weight = 1
+    harness.write((INSERT, kit.entity(action_profile_group=group)))
+    harness.write((INSERT, kit.entity(table_entry=entry)))
+    # max_size is fixed at INSERT; 0 in a MODIFY keeps it.
+    resized = p4runtime_pb2.ActionProfileGroup()
+    resized.CopyFrom(group)
+    resized.max_size = 8
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((MODIFY, kit.entity(action_profile_group=resized)))
+    assert _single_code(kit, excinfo) == code_pb2.INVALID_ARGUMENT
+    resized.max_size = 0
+    resized.members.add(member_id=2, weight=3)
+    harness.write((MODIFY, kit.entity(action_profile_group=resized)))
+    (got,) = harness.read(
+        kit.entity(action_profile_group=p4runtime_pb2.ActionProfileGroup(action_profile_id=sel))
+    )
+    assert got.action_profile_group.max_size == 4
+    resized.members[1].weight = 4  # 1 + 4 > max_size 4
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((MODIFY, kit.entity(action_profile_group=resized)))
+    assert _single_code(kit, excinfo) == code_pb2.RESOURCE_EXHAUSTED
+    # In use: a member in a group, a group an entry points to.
+    member = p4runtime_pb2.ActionProfileMember(action_profile_id=sel, member_id=1)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((DELETE, kit.entity(action_profile_member=member)))
+    assert _single_code(kit, excinfo) == code_pb2.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((DELETE, kit.entity(action_profile_group=group)))
+    assert _single_code(kit, excinfo) == code_pb2.FAILED_PRECONDITION
+    harness.write((DELETE, kit.entity(table_entry=entry)))
+    harness.write((DELETE, kit.entity(action_profile_group=group)))
+    harness.write((DELETE, kit.entity(action_profile_member=member)))
+
+
 def test_meter_config_write_and_read(harness, kit) -> None:
     harness.primary()
     names = harness.set_pipeline("meter_color")

@@ -13,6 +13,7 @@ from p4lite.switch.core import (
     CounterValue,
     ExactMatch,
     GroupRef,
+    InUseError,
     InvalidArgumentError,
     LpmMatch,
     MemberRef,
@@ -175,7 +176,7 @@ def test_action_profile_members() -> None:
     assert data[1] == 0x42
     assert data[2] & 0x01  # t_prof hit
     assert data[2] & 0x20  # t_sel miss
-    with pytest.raises(InvalidArgumentError, match="used by"):
+    with pytest.raises(InUseError, match="used by"):
         sw.delete_member(prof, 1)
     assert sw.members(prof) == {1: ActionCall("MyIngress.set_r", (0x42,))}
     del port
@@ -200,5 +201,48 @@ def test_action_selector_groups_pick_member_by_hash() -> None:
     sw.set_group_members(sel, 7, [2])
     assert ap_packet(sw, 9, 0)[1][1] == 0x12
     assert sw.groups(sel) == {7: (2,)}
-    with pytest.raises(InvalidArgumentError):
+    with pytest.raises(InUseError):
         sw.delete_group(sel, 7)
+    with pytest.raises(InUseError, match="in a group"):
+        sw.delete_member(sel, 2)
+
+
+def _crc16_arc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def test_selector_picks_hash_mod_size_in_bmv2_handle_order_with_weights() -> None:
+    sw = load("table_action_profile_miss")
+    sel = "MyIngress.sel"
+    for m in (10, 11, 12, 13):  # BMv2 member handles 0, 1, 2, 3
+        sw.add_member(sel, m, ActionCall("MyIngress.set_r", (m,)))
+    sw.delete_member(sel, 11)
+    # BMv2 gives the lowest free handle: member 20 takes 11's handle 1.
+    sw.add_member(sel, 20, ActionCall("MyIngress.set_r", (20,)))
+    sw.add_group(sel, 1, [12, 20, 10])
+    assert sw.groups(sel) == {1: (10, 20, 12)}
+    sw.add_entry("MyIngress.t_sel", [ExactMatch(9)], GroupRef(1))
+    for r in range(256):
+        order = sw.groups(sel)[1]
+        # The selector hashes h.r (crc16) and takes that index of the group.
+        assert ap_packet(sw, 9, r)[1][1] == order[_crc16_arc(bytes([r])) % len(order)]
+    # Weight 3 for member 10 (PI makes two copies, handles 4 and 5), 1 for 13.
+    sw.set_group_members(sel, 1, [10, 10, 10, 13])
+    assert sw.groups(sel) == {1: (10, 13, 10, 10)}
+    picks = [ap_packet(sw, 9, r)[1][1] for r in range(256)]
+    assert picks == [(10, 13, 10, 10)[_crc16_arc(bytes([r])) % 4] for r in range(256)]
+    assert set(picks) == {10, 13}
+    # Copies are shared by the selector's groups: weight 2 reuses handle 4.
+    sw.add_group(sel, 2, [10, 10, 12])
+    assert sw.groups(sel)[2] == (10, 12, 10)
+    # Weights down: the copies no group needs are freed, the lowest reused first.
+    sw.set_group_members(sel, 1, [13])
+    assert sw.groups(sel)[2] == (10, 12, 10)
+    sw.add_member(sel, 30, ActionCall("MyIngress.set_r", (30,)))
+    sw.add_group(sel, 3, [30, 12])
+    assert sw.groups(sel)[3] == (12, 30)  # 30 took the freed copy handle 5
