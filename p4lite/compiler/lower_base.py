@@ -84,6 +84,8 @@ class LowerBase:
         self.built_tables: set[int] = set()
         # constructor arguments of instantiated controls and parsers, by instance name
         self.ctor_args: dict[str, dict[str, Place]] = {}
+        # the actions and functions being inlined, innermost last (P4 has no recursion)
+        self.inlining: list[ast.ActionDecl | ast.FunctionDecl] = []
         # the standard_metadata instance, once allocated
         self.sm_root: PHeader | None = None
 

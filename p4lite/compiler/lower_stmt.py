@@ -766,7 +766,14 @@ class StmtLowering(ExprLowering):
                 v = Val({"type": "field", "value": ["scalars", tmp.name]}, t)
             scope[p.name] = PValue(v)
         sub = Ctx(scope, True, ctx.in_parser, ctx.prims, ctx.guard, ctx.control)
-        self.action_body(decl.body, sub)
+        if any(d is decl for d in self.inlining):
+            kind = "action" if isinstance(decl, ast.ActionDecl) else "function"
+            raise UnsupportedError(pos, f"recursive call of {kind} {decl.name!r}")
+        self.inlining.append(decl)
+        try:
+            self.action_body(decl.body, sub)
+        finally:
+            self.inlining.pop()
         for idx, (copy, a) in enumerate(copies):
             # copy-out happens after a 'return' too: under the caller's guard only
             name = f"$copy{idx}"

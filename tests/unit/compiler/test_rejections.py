@@ -168,8 +168,18 @@ def test_mistake_in_a_control_applied_twice_is_reported_once(
             "type mismatch: expected 'bit<8>', got 'bit<16>'",
             "16w1",
         ),
+        (
+            "bit<8> r(in bit<8> x) { return x == 0 ? x : r(x - 1); }\n",
+            "recursive call of function 'r'",
+            "bit<8> r(",
+        ),
     ],
-    ids=["function_never_called", "void_function_returns_a_value", "top_level_action_unused"],
+    ids=[
+        "function_never_called",
+        "void_function_returns_a_value",
+        "top_level_action_unused",
+        "recursive_function",
+    ],
 )
 def test_mistakes_in_uncalled_functions_and_actions(
     compile_text: Compile, program: Callable[..., str], decls: str, message: str, marker: str
