@@ -12,6 +12,7 @@ import logging
 from p4lite.compiler import ast
 from p4lite.compiler.diagnostics import Pos
 from p4lite.compiler.frontend import (
+    AnyT,
     Bits,
     BoolT,
     EnumT,
@@ -928,8 +929,12 @@ class StmtLowering(ExprLowering):
         match name:
             case "mark_to_drop":
                 p = self.place(args[0], ctx)
-                if not isinstance(p, PHeader):
-                    raise UnsupportedError(pos, "mark_to_drop expects standard_metadata")
+                if not isinstance(p, PHeader) or p.name != "standard_metadata":
+                    got = type_str(p.type) if isinstance(p, PField | PHeader | PStruct) else "?"
+                    raise UnsupportedError(
+                        args[0].pos,
+                        f"type mismatch: expected 'standard_metadata_t', got {got!r}",
+                    )
                 self.emit(ctx, "mark_to_drop", [{"type": "header", "value": p.name}], pos)
             case "static_assert":
                 self.fe.static_assert(c)
@@ -1164,6 +1169,7 @@ class StmtLowering(ExprLowering):
                 dst = self.place(args[0], ctx)
                 if not isinstance(dst, PField):
                     raise UnsupportedError(pos, "register read needs a field destination")
+                self.check_out_type(dst, et.args[0] if et.args else None, args[0].pos)
                 idx = self.rvalue(args[1], ctx, et.args[1] if len(et.args) > 1 else Bits(32))
                 self.emit(
                     ctx,
@@ -1204,11 +1210,20 @@ class StmtLowering(ExprLowering):
                 dst = self.place(args[0], ctx)
                 if not isinstance(dst, PField):
                     raise UnsupportedError(pos, "direct meter result needs a field destination")
+                self.check_out_type(dst, et.args[0] if et.args else None, args[0].pos)
                 ext = next((x for x in self.out.externs if x.name == obj.name), None)
                 if ext is not None:
                     ext.selector = {"type": "field", "value": [dst.hdr, dst.name]}
             case _:
                 raise UnsupportedError(pos, f"unsupported method {et.name}.{m}")
+
+    @staticmethod
+    def check_out_type(dst: PField, want: Type | None, pos: Pos) -> None:
+        """An extern's out argument has exactly its parameter's type (no conversion)."""
+        if want is not None and not isinstance(want, AnyT) and dst.type != want:
+            raise UnsupportedError(
+                pos, f"type mismatch: expected {type_str(want)!r}, got {type_str(dst.type)!r}"
+            )
 
     # ============================================================ parser
     def extract(self, c: ast.Call, ctx: Ctx) -> None:

@@ -100,6 +100,20 @@ CASES = [
         "entries = {",
     ),
     (
+        "mark_to_drop_of_a_header",
+        "        mark_to_drop(hdr.h);",
+        "",
+        "expected 'standard_metadata_t', got 'h_t'",
+        "mark_to_drop(hdr.h)",
+    ),
+    (
+        "register_read_into_a_wider_field",
+        "        r.read(hdr.h.c, 0);",
+        "register<bit<8>>(4) r;",
+        "expected 'bit<8>', got 'bit<16>'",
+        "r.read",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
