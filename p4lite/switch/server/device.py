@@ -50,6 +50,9 @@ CounterUnit = p4info_pb2.CounterSpec.Unit
 # Clone sessions with several replicas use a multicast group outside the
 # 16-bit range a program can name in mcast_grp, so they never collide.
 _CLONE_GROUP_BASE = 1 << 16
+# A one-shot action set becomes a group and members of the selector in the core,
+# under ids above P4Runtime's 32-bit ones, so no client can name them.
+_ONESHOT_BASE = 1 << 32
 
 
 def default_switch_factory(json_text: str, options: api.SwitchOptions) -> api.SwitchApi:
@@ -96,6 +99,8 @@ class EntryExtra:
     controller_metadata: int = 0
     metadata: bytes = b""
     idle_timeout_ns: int = 0
+    # A one-shot entry's action set as written (read back as it is).
+    action_set: p4runtime_pb2.ActionProfileActionSet | None = None
 
 
 @dataclass(slots=True)
@@ -117,6 +122,9 @@ class Pipeline:
     digests: DigestEngine | None = None
     core_tables: dict[str, api.TableInfo] = field(default_factory=dict)  # table_info, cached
     idle: IdleSweeper | None = None  # started on commit if a table supports idle timeout
+    oneshot_groups: dict[int, tuple[int, ...]] = field(default_factory=dict)  # group: members
+    oneshot_entries: dict[int, int] = field(default_factory=dict)  # profile id: entries
+    next_oneshot_id: int = _ONESHOT_BASE
 
 
 def _replica_port(r: p4runtime_pb2.Replica, what: str) -> int:
@@ -583,30 +591,39 @@ class Device:
         name = tdef.name
         what = f"table {name!r}"
         matches, handle = self._find(p, tdef, te)
-        extra = EntryExtra(te.controller_metadata, te.metadata, te.idle_timeout_ns)
+        action_set = None
+        if te.action.WhichOneof("type") == "action_profile_action_set":
+            action_set = p4runtime_pb2.ActionProfileActionSet()
+            action_set.CopyFrom(te.action.action_profile_action_set)
+        extra = EntryExtra(te.controller_metadata, te.metadata, te.idle_timeout_ns, action_set)
         match utype:
             case UpdateType.INSERT:
                 if not te.HasField("action"):
                     raise invalid(f"{what}: INSERT of an entry without an action")
-                action = table_action_to_core(p.index, tdef, te.action, default=False)
                 if handle is not None:
                     raise P4RuntimeError(
                         grpc.StatusCode.ALREADY_EXISTS, f"{what}: an entry with this key exists"
                     )
-                with core_errors(what):
-                    new = sw.add_entry(name, matches, action, te.priority)
+                action = self._entry_action(p, tdef, te.action, action_set)
+                new = None
                 try:
+                    with core_errors(what):
+                        new = sw.add_entry(name, matches, action, te.priority)
                     self._apply_direct(p, tdef, new, te)
                     if te.idle_timeout_ns:
                         self._set_ttl(p, tdef, new, te.idle_timeout_ns)
                 except P4RuntimeError:
-                    sw.delete_entry(name, new)
+                    if new is not None:
+                        sw.delete_entry(name, new)
+                    self._release_oneshot(p, tdef, action)
                     raise
                 p.extras[(name, new)] = extra
+                added = new
 
                 def undo_insert() -> None:
-                    sw.delete_entry(name, new)
-                    p.extras.pop((name, new), None)
+                    sw.delete_entry(name, added)
+                    self._release_oneshot(p, tdef, action)
+                    p.extras.pop((name, added), None)
 
                 return undo_insert
             case UpdateType.MODIFY:
@@ -614,12 +631,20 @@ class Device:
                     raise not_found(f"{what}: no entry with this key")
                 if not te.HasField("action"):
                     raise invalid(f"{what}: MODIFY of an entry without an action")
-                action = table_action_to_core(p.index, tdef, te.action, default=False)
+                action = self._entry_action(p, tdef, te.action, action_set)
                 with core_errors(what):
                     old = sw.get_entry(name, handle)
-                    sw.modify_entry(name, handle, action)
-                self._apply_direct(p, tdef, handle, te)
+                try:
+                    with core_errors(what):
+                        sw.modify_entry(name, handle, action)
+                    self._apply_direct(p, tdef, handle, te)
+                except P4RuntimeError:
+                    sw.modify_entry(name, handle, old.action)
+                    self._restore_direct(p, tdef, handle, old)
+                    self._release_oneshot(p, tdef, action)
+                    raise
                 old_extra = p.extras.get((name, handle))
+                self._release_oneshot(p, tdef, old.action)
                 old_ttl_ns = old_extra.idle_timeout_ns if old_extra is not None else 0
                 if tdef.idle_timeout and te.idle_timeout_ns != old_ttl_ns:
                     # The whole entry is given: its TTL too (0 stops ageing).
@@ -628,7 +653,8 @@ class Device:
                 found = handle
 
                 def undo_modify() -> None:
-                    sw.modify_entry(name, found, old.action)
+                    sw.modify_entry(name, found, self._rebuild_action(p, tdef, old, old_extra))
+                    self._release_oneshot(p, tdef, action)
                     self._restore_direct(p, tdef, found, old)
                     if tdef.idle_timeout and te.idle_timeout_ns != old_ttl_ns:
                         sw.set_entry_ttl(name, found, old.ttl_us)
@@ -643,9 +669,15 @@ class Device:
                     old = sw.get_entry(name, handle)
                     sw.delete_entry(name, handle)
                 old_extra = p.extras.pop((name, handle), None)
+                self._release_oneshot(p, tdef, old.action)
 
                 def undo_delete() -> None:
-                    again = sw.add_entry(name, old.matches, old.action, old.priority)
+                    again = sw.add_entry(
+                        name,
+                        old.matches,
+                        self._rebuild_action(p, tdef, old, old_extra),
+                        old.priority,
+                    )
                     self._restore_direct(p, tdef, again, old)
                     if old.ttl_us:
                         sw.set_entry_ttl(name, again, old.ttl_us)
@@ -653,6 +685,103 @@ class Device:
                         p.extras[(name, again)] = old_extra
 
                 return undo_delete
+
+    # one-shot action selector programming
+
+    def _entry_action(
+        self,
+        p: Pipeline,
+        tdef: TableDef,
+        action: p4runtime_pb2.TableAction,
+        action_set: p4runtime_pb2.ActionProfileActionSet | None,
+    ) -> api.EntryAction:
+        if action_set is None:
+            return table_action_to_core(p.index, tdef, action, default=False)
+        return api.GroupRef(self._oneshot_group(p, tdef, action_set))
+
+    def _oneshot_group(
+        self, p: Pipeline, tdef: TableDef, action_set: p4runtime_pb2.ActionProfileActionSet
+    ) -> int:
+        """Members and a group for a one-shot action set, as PI makes them."""
+        what = f"table {tdef.name!r} one-shot action set"
+        profile = p.index.profiles.get(tdef.implementation_id)
+        if profile is None or not profile.with_selector:
+            raise invalid(f"{what}: the table has no action selector")
+        if not p.oneshot_entries.get(profile.id) and self._manual_in_use(p, profile):
+            raise invalid(
+                f"{what}: action selector {profile.name!r} is programmed with members and "
+                "groups; its tables take one-shot action sets or members and groups, not both"
+            )
+        if not action_set.action_profile_actions:
+            raise invalid(f"{what}: no actions")
+        calls: list[api.ActionCall] = []
+        weights: list[int] = []
+        for a in action_set.action_profile_actions:
+            adef, call = action_call_to_core(p.index, a.action, what)
+            if adef.id not in tdef.action_ids or adef.id in tdef.default_only_ids:
+                raise invalid(f"{what}: action {adef.name!r} is not an action of the table")
+            if a.weight <= 0:
+                raise invalid(
+                    f"{what}: action {adef.name!r} has weight {a.weight!r}, expected >= 1"
+                )
+            calls.append(call)
+            weights.append(a.weight)
+        if profile.max_group_size and sum(weights) > profile.max_group_size:
+            raise invalid(
+                f"{what}: total weight {sum(weights)} exceeds the selector's max_group_size "
+                f"{profile.max_group_size}"
+            )
+        sw = p.switch
+        first = p.next_oneshot_id
+        members = tuple(range(first, first + len(calls)))
+        group_id = first + len(calls)
+        p.next_oneshot_id = group_id + 1
+        made: list[int] = []
+        try:
+            with core_errors(what):
+                for member_id, call in zip(members, calls, strict=True):
+                    sw.add_member(profile.name, member_id, call)
+                    made.append(member_id)
+                expanded = [m for m, w in zip(members, weights, strict=True) for _ in range(w)]
+                sw.add_group(profile.name, group_id, expanded)
+        except P4RuntimeError:
+            for member_id in made:
+                sw.delete_member(profile.name, member_id)
+            raise
+        p.oneshot_groups[group_id] = members
+        p.oneshot_entries[profile.id] = p.oneshot_entries.get(profile.id, 0) + 1
+        return group_id
+
+    def _release_oneshot(self, p: Pipeline, tdef: TableDef, action: api.EntryAction) -> None:
+        """Delete the group and members behind a one-shot entry's action (if it is one)."""
+        if not isinstance(action, api.GroupRef) or action.group_id not in p.oneshot_groups:
+            return
+        profile = p.index.profiles[tdef.implementation_id]
+        p.switch.delete_group(profile.name, action.group_id)
+        for member_id in p.oneshot_groups.pop(action.group_id):
+            p.switch.delete_member(profile.name, member_id)
+        p.oneshot_entries[profile.id] -= 1
+
+    def _rebuild_action(
+        self, p: Pipeline, tdef: TableDef, old: api.TableEntry, extra: EntryExtra | None
+    ) -> api.EntryAction:
+        """An entry's action again (rollback): a one-shot set gets a new group."""
+        if extra is not None and extra.action_set is not None:
+            return api.GroupRef(self._oneshot_group(p, tdef, extra.action_set))
+        return old.action
+
+    @staticmethod
+    def _manual_in_use(p: Pipeline, profile: ObjectDef) -> bool:
+        members = p.switch.members(profile.name)
+        groups = p.switch.groups(profile.name)
+        return any(m < _ONESHOT_BASE for m in members) or any(g < _ONESHOT_BASE for g in groups)
+
+    def _refuse_manual_on_oneshot(self, p: Pipeline, profile: ObjectDef, what: str) -> None:
+        if p.oneshot_entries.get(profile.id):
+            raise invalid(
+                f"{what}: action selector {profile.name!r} is programmed with one-shot action "
+                "sets; its tables take one-shot action sets or members and groups, not both"
+            )
 
     def _apply_direct(
         self, p: Pipeline, tdef: TableDef, handle: int, te: p4runtime_pb2.TableEntry
@@ -737,6 +866,7 @@ class Device:
         sw = p.switch
         name = profile.name
         what = f"action profile {name!r} member {m.member_id!r}"
+        self._refuse_manual_on_oneshot(p, profile, what)
         with core_errors(what):
             existing = sw.members(name)
         old = existing.get(m.member_id)
@@ -775,6 +905,7 @@ class Device:
         sw = p.switch
         name = profile.name
         what = f"action profile {name!r} group {g.group_id!r}"
+        self._refuse_manual_on_oneshot(p, profile, what)
         key = (profile.id, g.group_id)
         with core_errors(what):
             groups = sw.groups(name)
@@ -1205,14 +1336,17 @@ class Device:
     ) -> p4runtime_pb2.TableEntry:
         out = p4runtime_pb2.TableEntry(table_id=tdef.id, priority=e.priority)
         out.match.extend(matches_from_core(tdef, e.matches))
-        out.action.CopyFrom(table_action_from_core(p.action_ids, p.index, e.action))
+        extra = p.extras.get((tdef.name, e.handle))
+        if extra is not None and extra.action_set is not None:
+            out.action.action_profile_action_set.CopyFrom(extra.action_set)
+        else:
+            out.action.CopyFrom(table_action_from_core(p.action_ids, p.index, e.action))
         if with_counter and tdef.direct_counter_id:
             unit = p.index.direct_counters[tdef.direct_counter_id].unit
             value = p.switch.read_direct_counter(tdef.name, e.handle)
             out.counter_data.CopyFrom(_counter_data(value, unit))
         if tdef.direct_meter_id and e.meter is not None:
             out.meter_config.CopyFrom(_rates_from_core(e.meter))
-        extra = p.extras.get((tdef.name, e.handle))
         if extra is not None:
             out.controller_metadata = extra.controller_metadata
             out.metadata = extra.metadata
@@ -1265,7 +1399,7 @@ class Device:
             with core_errors(f"action profile {profile.name!r}"):
                 members = p.switch.members(profile.name)
             for member_id, call in sorted(members.items()):
-                if m.member_id and member_id != m.member_id:
+                if (m.member_id and member_id != m.member_id) or member_id >= _ONESHOT_BASE:
                     continue
                 member = p4runtime_pb2.ActionProfileMember(
                     action_profile_id=profile.id, member_id=member_id
@@ -1285,7 +1419,7 @@ class Device:
             with core_errors(f"action profile {profile.name!r}"):
                 groups = p.switch.groups(profile.name)
             for group_id, members in sorted(groups.items()):
-                if g.group_id and group_id != g.group_id:
+                if (g.group_id and group_id != g.group_id) or group_id >= _ONESHOT_BASE:
                     continue
                 stored = p.groups.get((profile.id, group_id))
                 if stored is not None:

@@ -230,7 +230,8 @@ def table_action_to_core(
                 raise invalid(f"{what}: has no action selector, a group id cannot be used")
             return api.GroupRef(action.action_profile_group_id)
         case "action_profile_action_set":
-            raise unimplemented(f"{what}: one-shot action sets are not supported")
+            # The device makes a group of it first (Device._oneshot_group).
+            raise unimplemented(f"{what}: a one-shot action set is not a single action")
         case _:
             raise invalid(f"{what}: entry has no action")
 

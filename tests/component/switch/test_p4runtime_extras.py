@@ -266,3 +266,110 @@ def test_direct_counter_read_and_write(make_harness, kit) -> None:
     asked.counter_data.SetInParent()
     entries = h.read(kit.entity(table_entry=asked))
     assert any(e.table_entry.counter_data.packet_count == 1000 for e in entries)
+
+
+def _oneshot_entry(profiles, key: int, *actions: tuple[int, int]) -> p4runtime_pb2.TableEntry:
+    table = profiles.table("MyIngress.t_sel")
+    entry = p4runtime_pb2.TableEntry(table_id=table.preamble.id)
+    entry.match.add(field_id=table.match_fields[0].id).exact.value = bytes([key])
+    aset = entry.action.action_profile_action_set
+    for value, weight in actions:
+        a = aset.action_profile_actions.add(weight=weight)
+        a.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=value))
+    return entry
+
+
+def _picks(harness, key: int) -> list[int]:
+    out = []
+    for r in range(32):
+        harness.ports[0].inject(bytes([key, r, 0]))
+        frame = harness.ports[1].take()
+        assert frame is not None
+        out.append(frame[1])
+    return out
+
+
+def test_one_shot_action_sets(harness, kit, profiles) -> None:
+    sel = _profile_id(profiles, "MyIngress.sel")
+    entry = _oneshot_entry(profiles, 9, (0x10, 1), (0x20, 3))
+    harness.write((INSERT, kit.entity(table_entry=entry)))
+    # Read back as written (the spec's read-write symmetry for one-shots).
+    (got,) = harness.read(kit.entity(table_entry=p4runtime_pb2.TableEntry(table_id=entry.table_id)))
+    assert got.table_entry == entry
+    # As PI makes it: two members and a group of weights 1 and 3.
+    order = (0x10, 0x20, 0x20, 0x20)
+    assert _picks(harness, 9) == [order[_crc16_arc(bytes([r])) % 4] for r in range(32)]
+    # Its members and group are the server's own: not read, not mixed with manual ones.
+    assert harness.read(kit.entity(action_profile_member=p4runtime_pb2.ActionProfileMember())) == []
+    assert harness.read(kit.entity(action_profile_group=p4runtime_pb2.ActionProfileGroup())) == []
+    member = p4runtime_pb2.ActionProfileMember(action_profile_id=sel, member_id=1)
+    member.action.CopyFrom(profiles.action_msg("MyIngress.set_r", v=1))
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(action_profile_member=member)))
+    assert _single_code(kit, excinfo) == code_pb2.INVALID_ARGUMENT
+    # MODIFY replaces the set; DELETE frees it, and the selector takes members again.
+    changed = _oneshot_entry(profiles, 9, (0x30, 1))
+    harness.write((MODIFY, kit.entity(table_entry=changed)))
+    assert set(_picks(harness, 9)) == {0x30}
+    (got,) = harness.read(kit.entity(table_entry=p4runtime_pb2.TableEntry(table_id=entry.table_id)))
+    assert got.table_entry == changed
+    harness.write((DELETE, kit.entity(table_entry=changed)))
+    switch = harness.server.device.pipeline.switch
+    assert switch.members("MyIngress.sel") == {} and switch.groups("MyIngress.sel") == {}
+    harness.write((INSERT, kit.entity(action_profile_member=member)))
+    # ...and now refuses one-shots.
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(table_entry=entry)))
+    assert _single_code(kit, excinfo) == code_pb2.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("mutate", ["weight_0", "empty", "foreign_action", "no_selector"])
+def test_malformed_one_shots_are_invalid(harness, kit, profiles, mutate: str) -> None:
+    entry = _oneshot_entry(profiles, 9, (0x10, 1))
+    match mutate:
+        case "weight_0":
+            entry.action.action_profile_action_set.action_profile_actions[0].weight = 0
+        case "empty":
+            entry.action.action_profile_action_set.ClearField("action_profile_actions")
+        case "foreign_action":
+            entry.action.action_profile_action_set.action_profile_actions[0].action.action_id = (
+                profiles.action("NoAction").preamble.id + 12345
+            )
+        case "no_selector":
+            entry.table_id = profiles.table("MyIngress.t_prof").preamble.id
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((INSERT, kit.entity(table_entry=entry)))
+    assert _single_code(kit, excinfo) in (code_pb2.INVALID_ARGUMENT, code_pb2.NOT_FOUND)
+    switch = harness.server.device.pipeline.switch
+    assert switch.members("MyIngress.sel") == {} and switch.groups("MyIngress.sel") == {}
+
+
+def test_one_shot_rolled_back_with_its_batch(harness, kit, profiles) -> None:
+    good = _oneshot_entry(profiles, 9, (0x10, 2))
+    bad = _oneshot_entry(profiles, 8, (0x10, 0))
+    with pytest.raises(grpc.RpcError):
+        harness.write(
+            (INSERT, kit.entity(table_entry=good)),
+            (INSERT, kit.entity(table_entry=bad)),
+            atomicity=p4runtime_pb2.WriteRequest.ROLLBACK_ON_ERROR,
+        )
+    switch = harness.server.device.pipeline.switch
+    assert switch.entries("MyIngress.t_sel") == []
+    assert switch.members("MyIngress.sel") == {} and switch.groups("MyIngress.sel") == {}
+    harness.write((INSERT, kit.entity(table_entry=good)))
+    assert set(_picks(harness, 9)) == {0x10}
+    # DELETE and MODIFY of a one-shot undone: the set is back, read and forwarding.
+    changed = _oneshot_entry(profiles, 9, (0x30, 1))
+    for first in ((DELETE, good), (MODIFY, changed)):
+        with pytest.raises(grpc.RpcError):
+            harness.write(
+                (first[0], kit.entity(table_entry=first[1])),
+                (INSERT, kit.entity(table_entry=bad)),
+                atomicity=p4runtime_pb2.WriteRequest.ROLLBACK_ON_ERROR,
+            )
+        (got,) = harness.read(
+            kit.entity(table_entry=p4runtime_pb2.TableEntry(table_id=good.table_id))
+        )
+        assert got.table_entry == good
+        assert set(_picks(harness, 9)) == {0x10}
+        assert len(switch.groups("MyIngress.sel")) == 1
