@@ -368,7 +368,9 @@ class ControlLowering(ParserLowering):
                     s.pos,
                     None,
                 )
-            case ast.Return():
+            case ast.Return(value=value):
+                if value is not None:
+                    raise UnsupportedError(s.pos, "'return' with a value outside a function")
                 return ret
             case ast.CallStmt(call=c):
                 f = c.func

@@ -356,6 +356,10 @@ class ExprLowering(LowerBase):
                 return Val(jexpr("not", None, self.as_bool(v)), BoolT(), True)
             case ast.Unary(op="-", expr=x):
                 v = self._rvalue(x, ctx, want)
+                if not isinstance(v.type, Bits | InfInt):
+                    raise UnsupportedError(
+                        e.pos, f"'-' needs a bit<W> or int<W> operand, got {type_str(v.type)!r}"
+                    )
                 if v.const is not None:
                     return (
                         self.const_val(-v.const, v.type)
@@ -726,11 +730,13 @@ class ExprLowering(LowerBase):
             if a.const is not None and b.const is not None:
                 r = fold_binary(e.op, a.const, b.const) or 0
                 return Val(jhex(r, 32), t, False, r)
-            if isinstance(want, Bits):
-                a = self.cvt(a, want, e.pos)
-                t = want
-            else:
-                raise UnsupportedError(e.pos, "shift of an unsized constant by a run-time amount")
+            # p4c's TypeInference, whatever the context's type
+            raise UnsupportedError(
+                e.pos,
+                f"{expr_text(e)}: shift result type is arbitrary-precision int, but right "
+                "operand is not constant; width of left operand of shift needs to be "
+                "specified or both operands need to be constant",
+            )
         if not isinstance(t, Bits):
             raise UnsupportedError(
                 e.pos, f"shift needs a bit<W> or int<W> operand, got {type_str(t)!r}"

@@ -114,6 +114,21 @@ CASES = [
         "r.read",
     ),
     (
+        "unsized_shift_by_run_time_amount",
+        "        hdr.h.a = 1 << hdr.h.b;",
+        "",
+        "1 << hdr.h.b: shift result type is arbitrary-precision int",
+        "1 << hdr.h.b",
+    ),
+    ("minus_of_a_bool", "        bool b = -true;", "", "'-' needs a bit<W> or int<W>", "-true"),
+    (
+        "return_with_value_in_apply",
+        "        return 1;",
+        "",
+        "'return' with a value outside a function",
+        "return 1",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
