@@ -366,9 +366,8 @@ class ExprLowering(LowerBase):
                         if not isinstance(v.type, InfInt)
                         else Val(jhex(-v.const, 32), InfInt(), False, -v.const)
                     )
-                t = v.type
-                w = width_of(t)
-                return Val(self.fix(jexpr("-", jhex(0, w), v.json), t), t)
+                w = width_of(v.type)
+                return Val(self.fix(jexpr("-", jhex(0, w), v.json), v.type), v.type)
             case ast.Unary(op="~", expr=x):
                 v = self._rvalue(x, ctx, want)
                 t = v.type
