@@ -628,6 +628,10 @@ class FrontEnd:
             self.sink.error(e.pos, "expected a compile-time constant expression")
         return v
 
+    def fold(self, e: ast.Expr) -> int | None:
+        """Value of a compile-time integer expression, or None (no error)."""
+        return self._fold(e)
+
     def _fold(self, e: ast.Expr) -> int | None:
         match e:
             case ast.IntLit(value=v, width=w, signed=s):

@@ -1107,16 +1107,22 @@ class StmtLowering(ExprLowering):
         if index in self.field_list_ids:
             return self.field_list_ids[index]
         elems: list[J] = []
-        meta = self.out_meta
-        if isinstance(meta, PStruct):
-            for fname, p in meta.members.items():
-                ft = meta.type
-                annos = self.field_annos(ft.name, fname)
-                for an in annos:
-                    if an.name == "field_list" and any(
-                        isinstance(x, ast.IntLit) and x.value == index for x in an.args
-                    ):
-                        elems.extend(v.json for v in self.flatten_place(p, Pos("", 0, 0)))
+
+        def collect(st: PStruct) -> None:
+            # tagged fields at any depth of the metadata struct, in declaration order;
+            # a tagged struct member brings all of its fields
+            for fname, p in st.members.items():
+                tagged = any(
+                    an.name == "field_list" and any(self.fe.fold(x) == index for x in an.args)
+                    for an in self.field_annos(st.type.name, fname)
+                )
+                if tagged:
+                    elems.extend(v.json for v in self.flatten_place(p, Pos("", 0, 0)))
+                elif isinstance(p, PStruct):
+                    collect(p)
+
+        if isinstance(self.out_meta, PStruct):
+            collect(self.out_meta)
         fid = len(self.out.field_lists) + 1
         self.out.field_lists.append({"id": fid, "name": f"field_list{index}", "elements": elems})
         self.field_list_ids[index] = fid
