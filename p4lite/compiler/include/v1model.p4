@@ -113,7 +113,7 @@ extern action_profile {
     action_profile(bit<32> size);
 }
 
-extern bit<32> random<T>(out T result, in T lo, in T hi);
+extern void random<T>(out T result, in T lo, in T hi);
 
 extern void digest<T>(in bit<32> receiver, in T data);
 
