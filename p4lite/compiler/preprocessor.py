@@ -27,6 +27,8 @@ class Macro:
     name: str
     body: str
     params: tuple[str, ...] | None = None
+    # the last parameter takes the remaining arguments ('...' as __VA_ARGS__)
+    variadic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +81,63 @@ def _strip_comments(src: str) -> str:
     return "".join(out)
 
 
-def _substitute(body: str, sub: dict[str, str]) -> str:
-    """Replace macro parameter names in body by their arguments."""
-    return _IDENT.sub(lambda mm: sub.get(mm.group(0), mm.group(0)), body)
+_TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|##|#|[A-Za-z_][A-Za-z0-9_]*|\s+|.', re.S)
+
+
+class _IncompleteCallError(Exception):
+    """A function-like macro call whose arguments run past the end of the text."""
+
+
+def _stringify(arg: str) -> str:
+    """The '#' operator: the argument as a string literal (white space collapsed)."""
+    text = " ".join(arg.split())
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _replace_params(
+    body: str, raw: dict[str, str], expanded: dict[str, str], function_like: bool
+) -> str:
+    """Substitute parameters in a macro body, applying '#' and '##' as cpp does.
+
+    A parameter next to '#' or '##' takes its argument as written, any other
+    one its argument macro-expanded; '##' pastes its neighbours together.
+    """
+    toks = _TOKEN.findall(body)
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t == "#" and function_like:
+            j = i + 1
+            while j < len(toks) and toks[j].isspace():
+                j += 1
+            if j < len(toks) and toks[j] in raw:
+                out.append(_stringify(raw[toks[j]]))
+                i = j + 1
+                continue
+        if t == "##":
+            while out and out[-1].isspace():
+                out.pop()
+            j = i + 1
+            while j < len(toks) and toks[j].isspace():
+                j += 1
+            nxt = toks[j] if j < len(toks) else ""
+            value = raw.get(nxt, nxt)
+            if out and out[-1] == "," and nxt == "__VA_ARGS__" and not value:
+                out.pop()  # GNU: ', ## __VA_ARGS__' drops the comma when it is empty
+            out.append(value)
+            i = j + 1
+            continue
+        if t in raw:
+            j = i + 1
+            while j < len(toks) and toks[j].isspace():
+                j += 1
+            pasted = j < len(toks) and toks[j] == "##"
+            out.append(raw[t] if pasted else expanded[t])
+        else:
+            out.append(t)
+        i += 1
+    return "".join(out)
 
 
 class Preprocessor:
@@ -184,8 +240,21 @@ class Preprocessor:
                 else:
                     self.sink.error(pos, f"unsupported preprocessor directive {'#' + kw!r}")
                 continue
-            text_out = self._expand(cur, pos, set()) if active else ""
-            self.out.lines.append(Line(display, lineno, text_out, orig))
+            text_out = ""
+            while active:
+                try:
+                    text_out = self._expand(cur, pos, set())
+                    break
+                except _IncompleteCallError as exc:
+                    # a macro call's arguments go on: join the next lines, as cpp
+                    # reads them (the expansion stays on the call's first line)
+                    if i >= len(lines) or lines[i].lstrip().startswith("#"):
+                        self.sink.error(pos, f"unterminated call of macro {exc.args[0]!r}")
+                        break
+                    cur = cur + "\n" + lines[i]
+                    i += 1
+                    joined += 1
+            self.out.lines.append(Line(display, lineno, text_out.replace("\n", " "), orig))
             self._pad(display, lineno, joined, originals)
         if stack:
             self.sink.error(Pos(display, len(lines), 1), "unterminated #if")
@@ -197,7 +266,7 @@ class Preprocessor:
             self.out.lines.append(Line(display, lineno + k, "", orig))
 
     def _include(self, rest: str, cur: Path, pos: Pos, depth: int) -> None:
-        rest = self._expand(rest, pos, set()).strip()
+        rest = self._expand_line(rest, pos).strip()
         if rest.startswith("<") and rest.endswith(">"):
             name = rest[1:-1]
             cands = [d / name for d in self.include_dirs] + [INCLUDE_DIR / name]
@@ -227,12 +296,17 @@ class Preprocessor:
             self.sink.error(pos, f"invalid #define {rest!r}")
             return
         params = None
+        variadic = False
         if m.group(2) is not None:
             params = tuple(p.strip() for p in m.group(3).split(",") if p.strip())
-        self.macros[m.group(1)] = Macro(m.group(1), m.group(4).strip(), params)
+            if params and params[-1].endswith("..."):
+                variadic = True
+                last = params[-1][:-3].strip() or "__VA_ARGS__"
+                params = (*params[:-1], last)
+        self.macros[m.group(1)] = Macro(m.group(1), m.group(4).strip(), params, variadic)
 
     def _expand(self, text: str, pos: Pos, busy: set[str]) -> str:
-        if not self.macros:
+        if not self.macros and "__" not in text:
             return text
         out: list[str] = []
         i, n = 0, len(text)
@@ -252,30 +326,49 @@ class Preprocessor:
             word = m.group(0)
             i = m.end()
             mac = self.macros.get(word)
+            if mac is None and word in ("__LINE__", "__FILE__"):
+                out.append(str(pos.line) if word == "__LINE__" else f'"{pos.file}"')
+                continue
             if mac is None or word in busy:
                 out.append(word)
                 continue
             if mac.params is None:
-                out.append(self._expand(mac.body, pos, busy | {word}))
+                body = _replace_params(mac.body, {}, {}, False) if "##" in mac.body else mac.body
+                out.append(self._expand(body, pos, busy | {word}))
                 continue
             j = i
-            while j < n and text[j] in " \t":
+            while j < n and text[j] in " \t\n":
                 j += 1
             if j >= n or text[j] != "(":
                 out.append(word)
                 continue
             args, end = self._args(text, j)
             if args is None:
-                self.sink.error(pos, f"unterminated call of macro {word!r}")
-                return "".join(out)
-            if len(args) != len(mac.params) and not (not mac.params and args == [""]):
+                raise _IncompleteCallError(word)
+            params = mac.params
+            if mac.variadic and len(args) >= len(params) - 1:
+                fixed = len(params) - 1
+                args = [*args[:fixed], ", ".join(args[fixed:])]
+                if len(args) < len(params):
+                    args.append("")
+            if len(args) != len(params) and not (not params and args == [""]):
                 self.sink.error(
-                    pos, f"macro {word!r} expects {len(mac.params)} arguments, got {len(args)}"
+                    pos, f"macro {word!r} expects {len(params)} arguments, got {len(args)}"
                 )
-            body = _substitute(mac.body, dict(zip(mac.params, args, strict=False)))
+            raw = dict(zip(params, args, strict=False))
+            expanded = {k: self._expand(v, pos, busy) for k, v in raw.items()}
+            body = _replace_params(mac.body, raw, expanded, True)
             out.append(self._expand(body, pos, busy | {word}))
             i = end
         return "".join(out)
+
+    def _expand_line(self, text: str, pos: Pos) -> str:
+        """Expand a directive's text; a call left open there is an error."""
+        try:
+            return self._expand(text, pos, set())
+        except _IncompleteCallError as exc:
+            self.sink.error(pos, f"unterminated call of macro {exc.args[0]!r}")
+            return ""
 
     @staticmethod
     def _args(text: str, start: int) -> tuple[list[str] | None, int]:
@@ -305,15 +398,130 @@ class Preprocessor:
             return "1" if m.group(1) in self.macros else "0"
 
         e = re.sub(r"defined\s*\(?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)?", _defined, expr)
-        e = self._expand(e, pos, set())
-        e = _IDENT.sub("0", e)
-        e = e.replace("&&", " and ").replace("||", " or ")
-        e = re.sub(r"!(?!=)", " not ", e)
-        if not re.fullmatch(r"[0-9xXa-fA-F\s()+\-*/%<>=!andort]*", e):
-            self.sink.error(pos, f"cannot evaluate #if expression {expr!r}")
-            return False
+        e = self._expand_line(e, pos)
         try:
-            return bool(eval(e, {"__builtins__": {}}, {}))
-        except (SyntaxError, ZeroDivisionError, TypeError):
+            return _CondExpr(e).value() != 0
+        except (ValueError, ZeroDivisionError):
             self.sink.error(pos, f"cannot evaluate #if expression {expr!r}")
             return False
+
+
+class _CondExpr:
+    """An #if expression evaluated as cpp does: C integer operators, names are 0."""
+
+    _TOK = re.compile(
+        r"\s*(?:(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*|([A-Za-z_][A-Za-z0-9_]*)"
+        r"|(<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%<>&|^~!?:()]))"
+    )
+    _BINARY = (
+        ("||",),
+        ("&&",),
+        ("|",),
+        ("^",),
+        ("&",),
+        ("==", "!="),
+        ("<", "<=", ">", ">="),
+        ("<<", ">>"),
+        ("+", "-"),
+        ("*", "/", "%"),
+    )
+
+    def __init__(self, text: str) -> None:
+        self.toks: list[tuple[str, int]] = []
+        i = 0
+        text = text.strip()
+        while i < len(text):
+            m = self._TOK.match(text, i)
+            if m is None or m.end() == i:
+                raise ValueError(text[i:])
+            if m.group(1) is not None:
+                digits = m.group(1)
+                base = 16 if digits[:2] in ("0x", "0X") else 8 if digits.startswith("0") else 10
+                self.toks.append(("num", int(digits, base) if digits != "0" else 0))
+            elif m.group(2) is not None:
+                self.toks.append(("num", 0))  # a name left after expansion is 0
+            else:
+                self.toks.append((m.group(3), 0))
+            i = m.end()
+        self.k = 0
+
+    def value(self) -> int:
+        v = self._ternary()
+        if self.k != len(self.toks):
+            raise ValueError("trailing tokens")
+        return v
+
+    def _peek(self) -> str:
+        return self.toks[self.k][0] if self.k < len(self.toks) else ""
+
+    def _take(self, op: str) -> None:
+        if self._peek() != op:
+            raise ValueError(f"expected {op!r}")
+        self.k += 1
+
+    def _ternary(self) -> int:
+        cond = self._binary(0)
+        if self._peek() != "?":
+            return cond
+        self.k += 1
+        a = self._ternary()
+        self._take(":")
+        b = self._ternary()
+        return a if cond else b
+
+    def _binary(self, level: int) -> int:
+        if level == len(self._BINARY):
+            return self._unary()
+        left = self._binary(level + 1)
+        while self._peek() in self._BINARY[level]:
+            op = self._peek()
+            self.k += 1
+            right = self._binary(level + 1)
+            left = _c_binary(op, left, right)
+        return left
+
+    def _unary(self) -> int:
+        op = self._peek()
+        if op in ("-", "+", "!", "~"):
+            self.k += 1
+            v = self._unary()
+            return {"-": -v, "+": v, "!": int(not v), "~": ~v}[op]
+        if op == "(":
+            self.k += 1
+            v = self._ternary()
+            self._take(")")
+            return v
+        if op == "num":
+            self.k += 1
+            return self.toks[self.k - 1][1]
+        raise ValueError(f"unexpected {op!r}")
+
+
+def _c_binary(op: str, a: int, b: int) -> int:
+    """One C binary operator on integers (division truncates toward zero)."""
+    match op:
+        case "||":
+            return int(bool(a) or bool(b))
+        case "&&":
+            return int(bool(a) and bool(b))
+        case "/" | "%":
+            q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
+            return q if op == "/" else a - q * b
+        case "<<":
+            return a << b
+        case ">>":
+            return a >> b
+    return {
+        "|": a | b,
+        "^": a ^ b,
+        "&": a & b,
+        "==": int(a == b),
+        "!=": int(a != b),
+        "<": int(a < b),
+        "<=": int(a <= b),
+        ">": int(a > b),
+        ">=": int(a >= b),
+        "+": a + b,
+        "-": a - b,
+        "*": a * b,
+    }[op]
