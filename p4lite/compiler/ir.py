@@ -303,6 +303,8 @@ class LExtern:
     size: int = 0
     width: int = 0
     direct_table: str | None = None
+    # where the table's counters/meters property binds it (for diagnostics)
+    direct_pos: Pos | None = None
     mtype: str = ""
     selector: J | None = None
     annotations: tuple[ast.Annotation, ...] = ()

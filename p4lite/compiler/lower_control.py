@@ -774,14 +774,14 @@ class ControlLowering(ParserLowering):
                     assert prop.value is not None
                     cp = self.place(prop.value, ctx)
                     if isinstance(cp, PObj) and isinstance(cp.decl, LExtern):
+                        self.attach_direct(cp.decl, "counters", t.name, prop.pos)
                         t.with_counters = True
-                        cp.decl.direct_table = t.name
                 case "meters":
                     assert prop.value is not None
                     mp = self.place(prop.value, ctx)
                     if isinstance(mp, PObj) and isinstance(mp.decl, LExtern):
+                        self.attach_direct(mp.decl, "meters", t.name, prop.pos)
                         t.direct_meter = mp.name
-                        mp.decl.direct_table = t.name
                 case "support_timeout":
                     assert prop.value is not None
                     t.idle_timeout = bool(self.fe.const_int(prop.value))
@@ -943,6 +943,30 @@ class ControlLowering(ParserLowering):
                 raise UnsupportedError(a.pos, "action arguments in a table must be constants")
             out.append(v.const)
         return out
+
+    @staticmethod
+    def attach_direct(ext: LExtern, prop: str, table: str, pos: Pos) -> None:
+        """Bind a direct counter or meter to its one table, as p4c allows it."""
+        kind = "direct_counter" if prop == "counters" else "direct_meter"
+        if ext.kind != kind:
+            raise UnsupportedError(
+                pos,
+                f"Expected {prop} property value for table {table} to resolve to an extern "
+                f"instance of type {kind}; got {ext.kind}",
+            )
+        if ext.direct_table is not None and ext.direct_table != table:
+            # in source order, reported at the later property, whichever table
+            # happens to be lowered first
+            bound = [(ext.direct_pos or pos, ext.direct_table), (pos, table)]
+            bound.sort(key=lambda b: (b[0].line, b[0].col))
+            what = "Direct counters" if prop == "counters" else "Direct meters"
+            raise UnsupportedError(
+                bound[1][0],
+                f"{ext.name}: {what} cannot be attached to multiple tables "
+                f"{bound[0][1]} and {bound[1][1]}",
+            )
+        ext.direct_table = table
+        ext.direct_pos = pos
 
     def entry_priorities(self, decl: ast.TableDecl, prop: ast.TableProp) -> list[int]:
         """BMv2 priorities (lower wins) of a table's entries, as p4c's EntryPriorities ranks them.

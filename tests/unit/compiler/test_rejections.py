@@ -129,6 +129,32 @@ CASES = [
         "return 1",
     ),
     (
+        "direct_counter_on_two_tables",
+        "        t1.apply();\n        t2.apply();",
+        "direct_counter(CounterType.packets) dc;\n"
+        "table t1 { key = { hdr.h.a : exact; } actions = { NoAction; } counters = dc; }\n"
+        "table t2 { key = { hdr.h.b : exact; } actions = { NoAction; } counters = dc; }",
+        "Direct counters cannot be attached to multiple tables",
+        "table t2",
+    ),
+    (
+        "indexed_counter_as_table_counters",
+        "        t.apply();",
+        "counter(4, CounterType.packets) c;\n"
+        "table t { key = { hdr.h.a : exact; } actions = { NoAction; } counters = c; }",
+        "to resolve to an extern instance of type direct_counter; got counter",
+        "table t",
+    ),
+    (
+        "direct_meter_on_two_tables",
+        "        t1.apply();\n        t2.apply();",
+        "direct_meter<bit<2>>(MeterType.packets) dm;\n"
+        "table t1 { key = { hdr.h.a : exact; } actions = { NoAction; } meters = dm; }\n"
+        "table t2 { key = { hdr.h.b : exact; } actions = { NoAction; } meters = dm; }",
+        "Direct meters cannot be attached to multiple tables",
+        "table t2",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
