@@ -179,8 +179,11 @@ def to_json(low: Lowered, program_name: str) -> J:
     counters: list[J] = []
     registers: list[J] = []
     profiles: dict[str, list[J]] = {}
+    table_sizes = {t.name: t.size for pl in low.pipelines for t in pl.tables}
     for e in low.externs:
         si = _src(e.pos, e.name.split(".")[-1])
+        if e.kind in ("direct_counter", "direct_meter") and e.direct_table is None:
+            continue  # p4c: "Direct counter/meter not used; ignoring"
         match e.kind:
             case "register":
                 registers.append(
@@ -233,7 +236,7 @@ def to_json(low: Lowered, program_name: str) -> J:
                         "is_direct": True,
                         "rate_count": 2,
                         "type": e.mtype,
-                        "size": 1024,
+                        "size": table_sizes.get(e.direct_table or "", 1024),
                         "binding": e.direct_table,
                         "result_target": (e.selector or {}).get("value"),
                     }

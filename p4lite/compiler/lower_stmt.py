@@ -1219,7 +1219,17 @@ class StmtLowering(ExprLowering):
                 self.check_out_type(dst, et.args[0] if et.args else None, args[0].pos)
                 ext = next((x for x in self.out.externs if x.name == obj.name), None)
                 if ext is not None:
-                    ext.selector = {"type": "field", "value": [dst.hdr, dst.name]}
+                    # 'p4' keeps the expression as written, for the diagnostic below
+                    target = {"value": [dst.hdr, dst.name], "p4": expr_text(args[0])}
+                    if ext.selector is not None and ext.selector["value"] != target["value"]:
+                        # BMv2 writes a direct meter's colour to one field per table
+                        raise UnsupportedError(
+                            args[0].pos,
+                            "On this target all meter operations must write to the same "
+                            f"destination but {ext.selector['p4']} and {target['p4']} "
+                            "are different",
+                        )
+                    ext.selector = target
             case _:
                 raise UnsupportedError(pos, f"unsupported method {et.name}.{m}")
 

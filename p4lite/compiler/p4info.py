@@ -245,7 +245,12 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             actions.append(LAction(fq, -1, [], [], pos=decl.pos, annotations=decl.annotations))
     actions.sort(key=_decl_order)
     tables.sort(key=lambda t: _decl_order_pos(t.pos))
-    externs: list[LExtern] = list(low.externs)
+    # a direct counter or meter no table uses is not there (p4c ignores it)
+    externs: list[LExtern] = [
+        e
+        for e in low.externs
+        if e.kind not in ("direct_counter", "direct_meter") or e.direct_table is not None
+    ]
     all_names = [t.name for t in tables] + [a.name for a in actions] + [e.name for e in externs]
     all_names += [d[0] for d in low.digests]
     all_names += [vs.name for vs in low.value_sets]

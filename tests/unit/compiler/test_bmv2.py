@@ -102,3 +102,26 @@ def test_user_table_json_matches_reference(compiled: Callable[[str], Result]) ->
         for k in theirs:
             if k not in drop_ids:
                 assert ours[k] == theirs[k], k
+
+
+def test_direct_resources_take_their_table_and_unused_ones_are_dropped(
+    compile_text: Callable[[str], Result], program: Callable[..., str]
+) -> None:
+    locals_ = (
+        "direct_meter<bit<8>>(MeterType.bytes) dm;\n"
+        "direct_meter<bit<2>>(MeterType.packets) idle_dm;\n"
+        "direct_counter(CounterType.packets) idle_dc;\n"
+        "action a() { dm.read(meta.m); }\n"
+        "table t { key = { hdr.h.a : exact; } actions = { a; } meters = dm; size = 64; }"
+    )
+    res = compile_text(program("        t.apply();", ingress_locals=locals_))
+    meters = res.json["meter_arrays"]
+    assert [(m["name"], m["size"], m["binding"]) for m in meters] == [("I.dm", 64, "I.t")]
+    assert meters[0]["result_target"][0] == "scalars"
+    assert res.json["counter_arrays"] == []
+    assert [m.preamble.name for m in res.p4info.direct_meters] == ["I.dm"]
+    assert not res.p4info.direct_counters
+    assert sorted(w.message for w in res.warnings) == [
+        "I.idle_dc: Direct counter not used; ignoring",
+        "I.idle_dm: Direct meter not used; ignoring",
+    ]

@@ -155,6 +155,16 @@ CASES = [
         "table t2",
     ),
     (
+        "direct_meter_read_into_two_fields",
+        "        t.apply();",
+        "direct_meter<bit<8>>(MeterType.packets) dm;\n"
+        "action a() { dm.read(hdr.h.a); }\n"
+        "action b() { dm.read(hdr.h.b); }\n"
+        "table t { key = { hdr.h.a : exact; } actions = { a; b; } meters = dm; }",
+        "must write to the same destination but hdr.h.a and hdr.h.b are different",
+        "action b()",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
