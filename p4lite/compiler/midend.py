@@ -186,10 +186,10 @@ class MidEnd(ControlLowering):
                 self.sink.error(exc.pos, str(exc))
         if self.check_unused:
             self.check_globals()
-        for e in self.out.externs:
-            if e.kind in ("direct_counter", "direct_meter") and e.direct_table is None:
-                what = "counter" if e.kind == "direct_counter" else "meter"
-                self.sink.warn(e.pos, f"{e.name}: Direct {what} not used; ignoring")
+        for ext in self.out.externs:
+            if ext.kind in ("direct_counter", "direct_meter") and ext.direct_table is None:
+                what = "counter" if ext.kind == "direct_counter" else "meter"
+                self.sink.warn(ext.pos, f"{ext.name}: Direct {what} not used; ignoring")
         if not self.check_unused and not self.sink.errors:
             # a second, throw-away lowering that also reaches unused declarations
             checker = MidEnd(self.env, self.fe, Sink(), self.stem)
