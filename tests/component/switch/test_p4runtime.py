@@ -4,6 +4,7 @@ counters, multicast, packet-out/packet-in."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import grpc
@@ -394,6 +395,48 @@ def test_batch_rollback_on_error(harness, kit, exact) -> None:
         kit.entity(table_entry=p4runtime_pb2.TableEntry(table_id=existing.table_id))
     )
     assert got.table_entry == existing
+
+
+def test_dataplane_atomic_batches(harness, kit, exact) -> None:
+    # Each batch moves t_fwd's key 2 to port k and t_mark's tag 0x22 to mark k:
+    # no packet may leave on one port with the other batch's mark.
+    def batch(k: int) -> tuple[tuple[int, p4runtime_pb2.Entity], ...]:
+        fwd = exact.exact_entry("MyIngress.t_fwd", 2, "MyIngress.set_tag_fwd", tag=0x22, port=k)
+        mark = exact.exact_entry("MyIngress.t_mark", 0x22, "MyIngress.mark", m=k)
+        return ((MODIFY, kit.entity(table_entry=fwd)), (MODIFY, kit.entity(table_entry=mark)))
+
+    atomic = p4runtime_pb2.WriteRequest.DATAPLANE_ATOMIC
+    harness.write(*((INSERT, e) for _, e in batch(1)), atomicity=atomic)
+    stop = threading.Event()
+    sent = [0]
+
+    def send() -> None:
+        while not stop.is_set():
+            harness.ports[0].inject(bytes.fromhex("0002 00 00"))
+            sent[0] += 1
+            time.sleep(0.0005)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        for n in range(60):
+            harness.write(*batch(1 + n % 2), atomicity=atomic)
+    finally:
+        stop.set()
+        sender.join()
+    harness.wait_processed(sent[0])
+    seen = [(port, frame[3]) for port in (1, 2) for frame in harness.ports[port].take_all(0.05)]
+    assert len(seen) > 10
+    assert all(port == mark for port, mark in seen), [s for s in seen if s[0] != s[1]][:5]
+    # A failed update undoes the batch.
+    missing = exact.exact_entry("MyIngress.t_fwd", 9, "MyIngress.fwd", port=3)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write(*batch(4), (MODIFY, kit.entity(table_entry=missing)), atomicity=atomic)
+    codes = [e.canonical_code for e in kit.write_errors(excinfo.value)]
+    assert codes[2] == code_pb2.NOT_FOUND and code_pb2.OK not in codes
+    harness.ports[0].inject(bytes.fromhex("0002 00 00"))
+    frames = [(p, f) for p in (1, 2, 4) for f in harness.ports[p].take_all(0.2)]
+    assert [(p, f[3]) for p, f in frames] == [(2, 2)]
 
 
 def test_default_entry_modify_and_read(harness, kit, exact) -> None:
