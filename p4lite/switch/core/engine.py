@@ -489,6 +489,15 @@ class Program:
             ):
                 raise LoadError(f"errors[{i}]", f"expected [name, value], got {err!r:.80}")
             self.errors[err[0]] = err[1]
+        force_arith = d.get("force_arith", [])
+        if not isinstance(force_arith, list):
+            raise LoadError("force_arith", f"expected a list of fields, got {force_arith!r:.80}")
+        for i, ref in enumerate(force_arith):
+            # BMv2 keeps these fields as integers too; p4lite keeps every field so.
+            # The names must still be real (a '$' header is one of BMv2's own).
+            if isinstance(ref, list) and ref and str(ref[0]).startswith("$"):
+                continue
+            self.field_ref(ref, f"force_arith[{i}]")
         for i, fl in enumerate(d.get("field_lists", [])):
             path = f"field_lists[{i}]"
             refs = [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from p4lite.switch.core import LoadError, Switch
+from p4lite.switch.core import ActionCall, ExactMatch, LoadError, Switch
 
 REFERENCE = Path(__file__).resolve().parents[2] / "conformance" / "reference"
 
@@ -171,3 +171,37 @@ def test_header_union_stack_ids_are_checked() -> None:
     doc["header_union_stacks"][0]["header_union_ids"] = [7]
     with pytest.raises(LoadError, match=r"header_union_stacks\[0\]\.header_union_ids\[0\]"):
         Switch.from_json(json.dumps(doc))
+
+
+def test_force_arith_fields_load_and_change_nothing() -> None:
+    # BMv2 keeps force_arith fields as integers; p4lite keeps every field so.
+    doc = load_reference("table_exact")
+    plain = Switch.from_json(copy.deepcopy(doc))
+    doc["force_arith"] = [
+        ["standard_metadata", "ingress_port"],
+        ["standard_metadata", "egress_spec"],
+        ["h", "key"],
+        ["$hidden", "anything"],
+    ]
+    forced = Switch.from_json(doc)
+    for sw in (plain, forced):
+        sw.add_entry("MyIngress.t_fwd", [ExactMatch(1)], ActionCall("MyIngress.fwd", (3,)))
+    frame = bytes.fromhex("0001 00 00")
+    assert forced.process(0, frame) == plain.process(0, frame) == [(3, bytes.fromhex("0001005a"))]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([["nope", "x"]], "force_arith[0]: unknown header 'nope'"),
+        ([["h", "nope"]], "force_arith[0]: header 'h' has no field 'nope'"),
+        ([["h"]], "force_arith[0]: expected [header, field]"),
+        ("h.key", "force_arith: expected a list of fields"),
+    ],
+)
+def test_bad_force_arith_is_named(value: Any, message: str) -> None:
+    doc = load_reference("table_exact")
+    doc["force_arith"] = value
+    with pytest.raises(LoadError) as excinfo:
+        Switch.from_json(doc)
+    assert str(excinfo.value).startswith(message)
