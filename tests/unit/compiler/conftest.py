@@ -37,6 +37,16 @@ def corpus() -> Path:
     return CORPUS
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden``: rewrite the golden JSON and P4Info files (test_golden)."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/unit/compiler/golden/ from the compiler's current output",
+    )
+
+
 V1_HEAD = "#include <core.p4>\n#include <v1model.p4>\n"
 V1_TAIL = """
 parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
