@@ -8,6 +8,7 @@ name or PID) in `finally`."""
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import socket
 import subprocess
@@ -286,3 +287,128 @@ def _hold_open(
     yield first
     # Keep the stream (and so the primary role) open until the writes are done.
     done.wait(30)
+
+
+_TIMED_RECEIVER = """
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 3))
+s.settimeout(10)
+print("ready", flush=True)
+while True:
+    data = s.recv(65536)
+    if data[12:14] == bytes.fromhex("88b5"):
+        print(time.time(), data.hex(), flush=True)
+        break
+"""
+
+
+def test_switch_process_cpu_port_port_delay_and_console_log(tmp_path) -> None:
+    """--cpu-port: a real frame the pipeline sends to the CPU arrives as a PacketIn;
+    --port-delay: frames leave port 3 no sooner than its delay; --log-console."""
+    tag = _tag()
+    ns1, ns2 = f"p4lt-c1-{tag}", f"p4lt-c2-{tag}"
+    sw1, sw2 = f"p4l{tag}c1", f"p4l{tag}c2"
+    procs: list[subprocess.Popen[bytes]] = []
+    made_ns: list[str] = []
+    made_links: list[str] = []
+    requests: queue.Queue[p4runtime_pb2.StreamMessageRequest | None] = queue.Queue()
+    try:
+        for ns in (ns1, ns2):
+            _ip("netns", "add", ns)
+            made_ns.append(ns)
+        for ns, sw in ((ns1, sw1), (ns2, sw2)):
+            _ip("link", "add", sw, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            made_links.append(sw)
+            _ip("link", "set", sw, "up")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+        grpc_port = _free_port()
+        switch = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "p4lite.switch", "--no-p4"),
+                *("-i", f"0@{sw1}", "-i", f"3@{sw2}", "--port-delay", "3:80"),
+                *("--log-console", "--log-level", "info", "--"),
+                *("--grpc-server-addr", f"127.0.0.1:{grpc_port}", "--cpu-port", "64"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(switch)
+        _wait_listening(grpc_port, switch)
+        info = p4info_pb2.P4Info()
+        text_format.Parse((REFERENCE / "table_exact.p4info.txtpb").read_text(), info)
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = p4runtime_pb2_grpc.P4RuntimeStub(channel)
+            stream = stub.StreamChannel(iter(requests.get, None), timeout=60)
+            arbitration = p4runtime_pb2.StreamMessageRequest()
+            arbitration.arbitration.device_id = 0
+            arbitration.arbitration.election_id.low = 1
+            requests.put(arbitration)
+            assert next(stream).arbitration.status.code == 0
+            config = p4runtime_pb2.SetForwardingPipelineConfigRequest(
+                device_id=0,
+                action=p4runtime_pb2.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+            )
+            config.election_id.low = 1
+            config.config.p4info.CopyFrom(info)
+            config.config.p4_device_config = (REFERENCE / "table_exact.json").read_bytes()
+            stub.SetForwardingPipelineConfig(config)
+            table = next(t for t in info.tables if t.preamble.name == "MyIngress.t_fwd")
+            action = next(a for a in info.actions if a.preamble.name == "MyIngress.fwd")
+            write = p4runtime_pb2.WriteRequest(device_id=0)
+            write.election_id.low = 1
+            for key, port in ((b"\x01", b"\x03"), (b"\x02", b"\x40")):
+                entry = write.updates.add(type=p4runtime_pb2.Update.INSERT).entity.table_entry
+                entry.table_id = table.preamble.id
+                entry.match.add(field_id=1).exact.value = key
+                entry.action.action.action_id = action.preamble.id
+                entry.action.action.params.add(param_id=1, value=port)
+            stub.Write(write)
+
+            receiver = subprocess.Popen(
+                ["ip", "netns", "exec", ns2, sys.executable, "-c", _TIMED_RECEIVER, "eth0"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            procs.append(receiver)
+            assert receiver.stdout is not None
+            assert receiver.stdout.readline().strip() == b"ready"
+            delayed = _frame(bytes.fromhex("000100000000"), b"late-din")
+            sent_at = time.time()
+            subprocess.run(
+                ["ip", "netns", "exec", ns1, sys.executable, "-c", _SENDER, "eth0", delayed.hex()],
+                check=True,
+                timeout=30,
+            )
+            out, _ = receiver.communicate(timeout=15)
+            got_at, got = out.decode().split()[-2:]
+            assert bytes.fromhex(got) == bytes.fromhex("0001005a0000") + delayed[6:]
+            assert float(got_at) - sent_at >= 0.08
+
+            punted = _frame(bytes.fromhex("000200000000"), b"to-the-cpu")
+            subprocess.run(
+                ["ip", "netns", "exec", ns1, sys.executable, "-c", _SENDER, "eth0", punted.hex()],
+                check=True,
+                timeout=30,
+            )
+            message = next(stream)
+            assert message.WhichOneof("update") == "packet"
+            assert message.packet.payload == bytes.fromhex("0002005a0000") + punted[6:]
+            requests.put(None)
+        switch.terminate()
+        assert switch.wait(timeout=15) == 0
+        assert switch.stderr is not None
+        log = switch.stderr.read().decode()
+        assert f"P4Runtime server listening on 127.0.0.1:{grpc_port}" in log
+        assert "switch stopped" in log
+    finally:
+        requests.put(None)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=15)
+        for link in made_links:
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+        for ns in made_ns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
