@@ -718,6 +718,12 @@ class StmtLowering(ExprLowering):
         if result is not None:
             scope["$result"] = result
         ordered = self.bind_args(decl.params, args, pos)
+        for n, (p, a) in enumerate(zip(decl.params, ordered, strict=True)):
+            if isinstance(a, ast.Default) and p.direction in ("out", "inout"):
+                # '_' for an out argument: a temporary nobody reads
+                key = f"$dontcare_{self.fresh('dc')}"
+                ctx.scope[key] = self.local(self.fe.resolve(p.type), f"{p.name}_dc", a.pos)
+                ordered[n] = ast.Name(a.pos, key)
         directional = [
             (p, a, self.place(a, ctx))
             for p, a in zip(decl.params, ordered, strict=True)

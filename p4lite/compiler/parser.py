@@ -161,6 +161,16 @@ class Parser:
                     self.i += 1
                 body = self.toks[start : self.i - 1]
                 args = self._annotation_args(body)
+            elif self.at("["):
+                # a structured annotation, @name[...]: read over, as nothing uses one
+                depth = 0
+                while True:
+                    if self.at("EOF"):
+                        raise self.fail("unterminated annotation")
+                    depth += {"[": 1, "]": -1}.get(self.tok.kind, 0)
+                    self.i += 1
+                    if depth == 0:
+                        break
             out.append(ast.Annotation(at.pos, name, tuple(args)))
         return tuple(out)
 
