@@ -183,7 +183,10 @@ def _ttl_us(idle_timeout_ns: int) -> int:
 def _indices(obj: ObjectDef, has_index: bool, index: int, kind: str) -> range:
     if not has_index:
         return range(obj.size)
-    if not 0 <= index < obj.size:
+    if index < 0:
+        # The spec: INVALID_ARGUMENT for a negative index, OUT_OF_RANGE past the end.
+        raise invalid(f"{kind} {obj.name!r}: negative index {index!r}")
+    if index >= obj.size:
         raise P4RuntimeError(
             grpc.StatusCode.OUT_OF_RANGE,
             f"{kind} {obj.name!r}: index {index!r} is out of range, expected 0..{obj.size - 1}",

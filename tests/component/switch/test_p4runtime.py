@@ -584,6 +584,21 @@ def test_register_write_and_read(harness, kit) -> None:
     with pytest.raises(grpc.RpcError) as excinfo:
         harness.write((MODIFY, kit.entity(register_entry=out_of_range)))
     assert _single_error(kit, excinfo).canonical_code == code_pb2.OUT_OF_RANGE
+    out_of_range.index.index = -1
+    with pytest.raises(grpc.RpcError) as excinfo:
+        harness.write((MODIFY, kit.entity(register_entry=out_of_range)))
+    assert _single_error(kit, excinfo).canonical_code == code_pb2.INVALID_ARGUMENT
+    # Index unset: every cell written; the data plane reads what was written.
+    every = p4runtime_pb2.RegisterEntry(register_id=reg.preamble.id)
+    every.data.bitstring = (41).to_bytes(1, "big")
+    harness.write((MODIFY, kit.entity(register_entry=every)))
+    cells = harness.read(
+        kit.entity(register_entry=p4runtime_pb2.RegisterEntry(register_id=reg.preamble.id))
+    )
+    assert {int.from_bytes(c.register_entry.data.bitstring, "big") for c in cells} == {41}
+    harness.ports[0].inject(bytes([3]) + bytes(2 + 4 + 2 + 1))
+    out = harness.ports[1].take()
+    assert out is not None and int.from_bytes(out[3:7], "big") == 42
 
 
 def test_counters_count_packets(make_harness, kit) -> None:
