@@ -1162,6 +1162,13 @@ class StmtLowering(ExprLowering):
         et = obj.type
         assert isinstance(et, ExternT)
         args = self.positional(self.method_params(et.name, m, len(c.args)), c)
+        decl = self.env.externs.get(et.name)
+        arities = sorted({len(d.params) for d in decl.methods if d.name == m}) if decl else []
+        if arities and len(args) not in arities:
+            want = " or ".join(str(n) for n in arities)
+            raise UnsupportedError(
+                pos, f"{et.name}.{m}() takes {want} argument(s), got {len(args)}"
+            )
         match (et.name, m):
             case ("register", "write"):
                 vt = et.args[0] if et.args else Bits(32)

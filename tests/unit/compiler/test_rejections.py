@@ -165,6 +165,13 @@ CASES = [
         "action b()",
     ),
     (
+        "extern_method_arity",
+        "        r.write(1);",
+        "register<bit<8>>(4) r;",
+        "register.write() takes 2 argument(s), got 1",
+        "r.write(1)",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
