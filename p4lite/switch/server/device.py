@@ -1336,6 +1336,7 @@ class Device:
         e: api.TableEntry,
         with_counter: bool,
         with_idle: bool = False,
+        with_meter: bool = False,
     ) -> p4runtime_pb2.TableEntry:
         out = p4runtime_pb2.TableEntry(table_id=tdef.id, priority=e.priority)
         out.match.extend(matches_from_core(tdef, e.matches))
@@ -1348,7 +1349,8 @@ class Device:
             unit = p.index.direct_counters[tdef.direct_counter_id].unit
             value = p.switch.read_direct_counter(tdef.name, e.handle)
             out.counter_data.CopyFrom(_counter_data(value, unit))
-        if tdef.direct_meter_id and e.meter is not None:
+        if with_meter and tdef.direct_meter_id and e.meter is not None:
+            # Asked for, and not the default configuration (PI, the spec).
             out.meter_config.CopyFrom(_rates_from_core(e.meter))
         if extra is not None:
             out.controller_metadata = extra.controller_metadata
@@ -1387,7 +1389,9 @@ class Device:
                 yield p4runtime_pb2.Entity(table_entry=entry)
                 continue
             for e in self._entries_of(p, tdef, te):
-                entry = self._entry_proto(p, tdef, e, te.HasField("counter_data"), with_idle)
+                entry = self._entry_proto(
+                    p, tdef, e, te.HasField("counter_data"), with_idle, te.HasField("meter_config")
+                )
                 yield p4runtime_pb2.Entity(table_entry=entry)
 
     def _read_members(

@@ -3,10 +3,15 @@ groups, meters, direct counters."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import grpc
 import pytest
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2
+
+from p4lite.compiler.driver import compile_file
 
 INSERT = p4runtime_pb2.Update.INSERT
 MODIFY = p4runtime_pb2.Update.MODIFY
@@ -373,3 +378,61 @@ def test_one_shot_rolled_back_with_its_batch(harness, kit, profiles) -> None:
         assert got.table_entry == good
         assert set(_picks(harness, 9)) == {0x10}
         assert len(switch.groups("MyIngress.sel")) == 1
+
+
+DIRECT_METER_P4 = (
+    Path(__file__).resolve().parents[2] / "conformance_extra" / "programs" / "direct_meter_read.p4"
+)
+
+
+def test_direct_meter_through_table_entries(harness, kit) -> None:
+    result = compile_file(str(DIRECT_METER_P4))
+    harness.primary()
+    request = p4runtime_pb2.SetForwardingPipelineConfigRequest(
+        device_id=0, action=p4runtime_pb2.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT
+    )
+    request.election_id.low = harness.election_id
+    request.config.p4info.CopyFrom(result.p4info)
+    request.config.p4_device_config = json.dumps(result.json).encode()
+    harness.stub.SetForwardingPipelineConfig(request)
+    names = kit.Names(result.p4info)
+    entry = names.exact_entry("MyIngress.t", 1, "MyIngress.mark", tag=0x11)
+    # 1 packet/s: no refill during the test; CBS 1 and PBS 2 packets.
+    entry.meter_config.cir, entry.meter_config.cburst = 1, 1
+    entry.meter_config.pir, entry.meter_config.pburst = 1, 2
+    harness.write((INSERT, kit.entity(table_entry=entry)))
+
+    def colours(n: int) -> list[int]:
+        out = []
+        for _ in range(n):
+            harness.ports[0].inject(bytes.fromhex("01 00 00 00"))
+            frame = harness.ports[1].take()
+            assert frame is not None
+            out.append(frame[1])
+        return out
+
+    assert colours(3) == [0, 1, 2]  # GREEN, YELLOW, RED
+    key = p4runtime_pb2.TableEntry(table_id=entry.table_id)
+    key.match.extend(entry.match)
+    # meter_config comes back only when the request asks for it.
+    (plain,) = harness.read(kit.entity(table_entry=key))
+    assert not plain.table_entry.HasField("meter_config")
+    ask = p4runtime_pb2.TableEntry()
+    ask.CopyFrom(key)
+    ask.meter_config.SetInParent()
+    (got,) = harness.read(kit.entity(table_entry=ask))
+    assert got.table_entry.meter_config == entry.meter_config
+    direct = p4runtime_pb2.DirectMeterEntry()
+    direct.table_entry.CopyFrom(key)
+    (got,) = harness.read(kit.entity(direct_meter_entry=direct))
+    assert got.direct_meter_entry.config == entry.meter_config
+    # MODIFY without meter_config: back to the default, every packet GREEN.
+    entry.ClearField("meter_config")
+    harness.write((MODIFY, kit.entity(table_entry=entry)))
+    assert colours(3) == [0, 0, 0]
+    (got,) = harness.read(kit.entity(table_entry=ask))
+    assert not got.table_entry.HasField("meter_config")
+    # DirectMeterEntry MODIFY configures it again (buckets start full).
+    direct.config.cir, direct.config.cburst, direct.config.pir, direct.config.pburst = 1, 0, 1, 1
+    harness.write((MODIFY, kit.entity(direct_meter_entry=direct)))
+    assert colours(2) == [1, 2]
