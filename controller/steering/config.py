@@ -6,6 +6,7 @@ It can be written as JSON (:func:`load_config`, :func:`config_from_dict`)::
 
     {
       "interval_ms": 100, "stale_after_ms": 500, "dataplane_stale_ms": 150,
+      "digest_batch_ms": 0,
       "premises": ["s1", "s2"],
       "instances": [{"id": 1, "location": "premises"}, {"id": 3, "location": "cloud"}],
       "services": [{"model_id": 1, "match": [[1, 0]], "instances": [1, 2, 3],
@@ -19,7 +20,10 @@ It can be written as JSON (:func:`load_config`, :func:`config_from_dict`)::
       "probe": {"addr": "10.255.255.254", "interval_ms": 500}
     }
 
-Instance locations decide tenant policy; ``premises`` (the switches on
+``digest_batch_ms``: the switches batch advertisement digests over this
+long (0: each goes at once); frequent advertisements cost the switches and
+the controller a message each otherwise, and a batch delays the registry by
+at most this much. Instance locations decide tenant policy; ``premises`` (the switches on
 premises) is accepted and kept but decides nothing: the data plane tells
 raw inputs from activations by each request's stage, on any switch.
 Unknown keys are refused with the path of the key. Pure: imports the
@@ -189,6 +193,7 @@ class SteeringConfig:
     relay: bool = True
     relay_window_s: float = 0.25
     counters_interval_s: float = 0.5
+    digest_batch_s: float = 0.0  # advertisement digests batched over this long (0: none)
     weights: WeightConfig = field(default_factory=WeightConfig)
     probe: ProbeConfig | None = None  # None: no latency probes
 
@@ -201,6 +206,11 @@ class SteeringConfig:
             )
         if not 0 <= self.dataplane_stale_us <= MAX_STALE_US:
             raise SteeringError(f"dataplane stale time {self.dataplane_stale_us!r} us: 0..2^48-1")
+        if not 0 <= self.digest_batch_s < self.stale_after_s:
+            raise SteeringError(
+                f"digest batch {self.digest_batch_s!r} s: expected 0 <= batch < the stale "
+                f"time {self.stale_after_s!r} s"
+            )
         ids = [i.instance_id for i in self.instances]
         if len(set(ids)) != len(ids):
             raise SteeringError(f"instances {ids!r}: expected each id once")
@@ -423,7 +433,7 @@ def _weights(v: Any, where: str) -> WeightConfig:
 _TOP_KEYS = (
     "services", "instances", "policies", "partitions", "premises", "interval_ms",
     "stale_after_ms", "dataplane_stale_ms", "relay", "relay_window_ms", "counters_interval_ms",
-    "weights", "probe",
+    "digest_batch_ms", "weights", "probe",
 )  # fmt: skip
 
 
@@ -463,6 +473,7 @@ def config_from_dict(data: Any, where: str = "plan", base: Path | None = None) -
         relay=_get(d, "relay", _bool, where, True),
         relay_window_s=_get(d, "relay_window_ms", _num, where, 250.0) / ms,
         counters_interval_s=_get(d, "counters_interval_ms", _num, where, 500.0) / ms,
+        digest_batch_s=_get(d, "digest_batch_ms", _num, where, 0.0) / ms,
         weights=_weights(d["weights"], f"{where}.weights") if "weights" in d else WeightConfig(),
         probe=_probe(d["probe"], f"{where}.probe") if d.get("probe") is not None else None,
     )

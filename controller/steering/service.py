@@ -10,7 +10,8 @@
     service.stop()
 
 On start it turns on the ``advertisement_digest_t`` digest of every switch
-and listens to its digests and packet-ins: each advertisement updates the
+(batched over ``digest_batch_s`` when configured) and listens to its
+digests and packet-ins: each advertisement updates the
 :class:`~controller.steering.registry.NodeRegistry` and, with ``relay``, is
 relayed by packet-out (``mode = 1``) to the other switches that steer to the
 instance but did not see it themselves, so that their data plane knows it
@@ -82,6 +83,7 @@ EVENTS_COUNTER = "MyIngress.din_events"
 EV_REQUEST = 0
 EV_RECIRCULATE = 4
 DIGEST_ACK_TIMEOUT_NS = 100_000_000
+DIGEST_BATCH_SIZE = 256  # advertisements per digest list, when batched
 MAX_DECISIONS = 500
 _WRITE_ERRORS = (P4RTError, InstallError, EntriesError, SteeringError)
 
@@ -230,8 +232,12 @@ class SteeringService:
             self._wake.clear()
 
     def _enable_digest(self, conn: SwitchConnection) -> None:
+        batch_ns = round(self.config.digest_batch_s * 1e9)
         entry = pe.DigestEntry(
-            DIGEST_NAME, max_timeout_ns=0, max_list_size=1, ack_timeout_ns=DIGEST_ACK_TIMEOUT_NS
+            DIGEST_NAME,
+            max_timeout_ns=batch_ns,
+            max_list_size=DIGEST_BATCH_SIZE if batch_ns else 1,
+            ack_timeout_ns=DIGEST_ACK_TIMEOUT_NS,
         )
         try:
             conn.insert([entry])

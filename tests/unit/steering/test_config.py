@@ -23,6 +23,7 @@ PLAN = {
     "interval_ms": 50,
     "stale_after_ms": 300,
     "dataplane_stale_ms": 80,
+    "digest_batch_ms": 40,
     "premises": ["s1"],
     "instances": [{"id": 1}, {"id": 3, "location": "cloud", "addr": "10.0.3.1"}],
     "services": [{"model_id": 1, "match": [[1, 0], [3, 1]], "instances": [1, 3]}],
@@ -47,6 +48,7 @@ def test_a_full_plan_parses(tmp_path: Path) -> None:
     assert cfg.interval_s == pytest.approx(0.05)
     assert cfg.stale_after_s == pytest.approx(0.3)
     assert cfg.dataplane_stale_us == 80_000
+    assert cfg.digest_batch_s == pytest.approx(0.04)
     assert cfg.premises == ("s1",)
     assert cfg.instances == (InstanceSpec(1), InstanceSpec(3, "cloud", "10.0.3.1"))
     assert cfg.services == (ServiceSpec(1, ((1, 0), (3, 1)), (1, 3)),)
@@ -78,6 +80,7 @@ def test_a_full_plan_parses(tmp_path: Path) -> None:
             "sensitivities: '1': expected a list",
         ),
         ({"relay": "yes"}, "plan.relay: 'yes': expected true or false"),
+        ({"digest_batch_ms": 600}, r"digest batch 0\.6 s: expected 0 <= batch < the stale time"),
         ({"weights": {"slots": 0}}, "weight slots 0"),
         ({"interval_ms": 0}, "expected > 0"),
         (
