@@ -416,11 +416,14 @@ class Device:
         if self.on_digest is not None:
             self.on_digest(message)
 
-    def digest_ack(self, digest_id: int, list_id: int) -> None:
-        """A DigestListAck from the primary."""
+    def digest_ack(self, digest_id: int, list_id: int) -> bool:
+        """A DigestListAck from the primary; False if the digest id is unknown."""
         pipeline = self.pipeline
-        if pipeline is not None and pipeline.digests is not None:
+        if pipeline is None or digest_id not in pipeline.index.digests:
+            return False
+        if pipeline.digests is not None:
             pipeline.digests.ack(digest_id, list_id)
+        return True
 
     # -- idle timeout ----------------------------------------------------------
 
@@ -1334,6 +1337,7 @@ class Device:
         p: Pipeline,
         tdef: TableDef,
         e: api.TableEntry,
+        *,
         with_counter: bool,
         with_idle: bool = False,
         with_meter: bool = False,
@@ -1390,7 +1394,12 @@ class Device:
                 continue
             for e in self._entries_of(p, tdef, te):
                 entry = self._entry_proto(
-                    p, tdef, e, te.HasField("counter_data"), with_idle, te.HasField("meter_config")
+                    p,
+                    tdef,
+                    e,
+                    with_counter=te.HasField("counter_data"),
+                    with_idle=with_idle,
+                    with_meter=te.HasField("meter_config"),
                 )
                 yield p4runtime_pb2.Entity(table_entry=entry)
 

@@ -266,7 +266,14 @@ class P4RuntimeService:
             case "packet":
                 self._packet_out(client, message.packet)
             case "digest_ack":
-                self.device.digest_ack(message.digest_ack.digest_id, message.digest_ack.list_id)
+                ack = message.digest_ack
+                if not self.device.digest_ack(ack.digest_id, ack.list_id):
+                    error = p4runtime_pb2.StreamError(
+                        canonical_code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                        message=f"DigestListAck: digest id {ack.digest_id!r} is not in the P4Info",
+                    )
+                    error.digest_list_ack.digest_list_ack.CopyFrom(ack)
+                    client.send(p4runtime_pb2.StreamMessageResponse(error=error))
             case _:
                 self._stream_error(client, grpc.StatusCode.UNIMPLEMENTED, f"message {kind!r}")
 

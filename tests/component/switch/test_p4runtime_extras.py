@@ -48,6 +48,12 @@ def test_digest_list_after_digest_entry(harness, kit) -> None:
     with pytest.raises(grpc.RpcError) as excinfo:
         harness.write((INSERT, kit.entity(digest_entry=entry)))
     assert _single_code(kit, excinfo) == code_pb2.ALREADY_EXISTS
+    # An ack naming no digest of the P4Info: a StreamError, the stream stays.
+    ack.digest_ack.digest_id = 12345
+    stream.send(ack)
+    message = stream.next()
+    assert message.error.canonical_code == code_pb2.INVALID_ARGUMENT
+    assert message.error.digest_list_ack.digest_list_ack == ack.digest_ack
 
 
 def test_no_digest_list_without_config(harness, kit) -> None:
