@@ -230,6 +230,8 @@ class LKey:
     enum_name: str = ""
     # the key element's annotations (P4Info copies them, @name aside)
     annotations: tuple[ast.Annotation, ...] = ()
+    # the key expression's P4 type (entry values must have it)
+    p4_type: Type | None = None
 
 
 @dataclass(slots=True)

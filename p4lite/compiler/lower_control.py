@@ -837,7 +837,7 @@ class ControlLowering(ParserLowering):
             p = self.place(e.func.expr, ctx)
             if not isinstance(p, PHeader):
                 raise UnsupportedError(k.pos, "isValid() key needs a header")
-            return LKey(mk, mk, name, [p.name, "$valid$"], 1)
+            return LKey(mk, mk, name, [p.name, "$valid$"], 1, p4_type=BoolT())
         m: int | None = None
         # 'f & MASK' is computed into a temporary, as p4c's SimplifyKey does; only a
         # slice becomes a BMv2 key mask (whose entries are in the slice's bits)
@@ -848,7 +848,9 @@ class ControlLowering(ParserLowering):
             if inner.json.get("type") != "field":
                 raise UnsupportedError(k.pos, "unsupported table key expression")
             m = mask(hi - lo + 1) << lo
-            return LKey(mk, mk, name, inner.json["value"], hi - lo + 1, m)
+            return LKey(
+                mk, mk, name, inner.json["value"], hi - lo + 1, m, p4_type=Bits(hi - lo + 1)
+            )
         v = self.rvalue(e, ctx)
         if v.json.get("type") != "field" or v.boolish:
             if mk == "selector" or not isinstance(v.type, (Bits, BoolT)):
@@ -857,7 +859,7 @@ class ControlLowering(ParserLowering):
                 )
             tmp = self.temp(v.type)
             self.assign(tmp, None, ctx, k.pos, v)
-            return LKey(mk, mk, name, ["scalars", tmp.name], width_of(v.type), m)
+            return LKey(mk, mk, name, ["scalars", tmp.name], width_of(v.type), m, p4_type=v.type)
         return LKey(
             mk,
             mk,
@@ -867,6 +869,7 @@ class ControlLowering(ParserLowering):
             m,
             self.newtype_of(e, ctx) or "",
             v.type.name if isinstance(v.type, EnumT) and v.type.base is not None else "",
+            p4_type=v.type,
         )
 
     def key_name(self, e: ast.Expr, ctx: Ctx) -> str | None:
@@ -1085,7 +1088,7 @@ class ControlLowering(ParserLowering):
                     "start": hexstr(lo & full, w),
                     "end": hexstr(hi & full, w),
                 }
-        v = self.rvalue(e, Ctx(ctx.scope, control=ctx.control))
+        v = self.rvalue(e, Ctx(ctx.scope, control=ctx.control), key.p4_type)
         if v.const is None:
             raise UnsupportedError(e.pos, "entry keys must be constants")
         c = v.const & full

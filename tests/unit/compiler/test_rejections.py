@@ -172,6 +172,14 @@ CASES = [
         "r.write(1)",
     ),
     (
+        "entry_key_of_another_type",
+        "        t.apply();",
+        "action a() { }\n"
+        "table t { key = { hdr.h.a : exact; } actions = { a; } const entries = { false : a(); } }",
+        "type mismatch: expected 'bit<8>', got 'bool'",
+        "const entries",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
