@@ -294,7 +294,10 @@ class ExprLowering(LowerBase):
             v = self.rvalue(e, Ctx(ctx.scope, control=ctx.control))
         except UnsupportedError:
             v = None
-        if v is not None and v.const is not None and not isinstance(v.type, BoolT):
+        if v is not None and isinstance(v.type, BoolT):
+            self.sink.error(e.pos, "type mismatch: expected an integer, got 'bool'")
+            return None
+        if v is not None and v.const is not None:
             return v.const
         return self.fe.const_int(e)
 

@@ -463,6 +463,8 @@ class ParserLowering(StmtLowering):
             raise UnsupportedError(
                 e.pos, "unsupported non-constant keyset: expected a constant or a value set"
             )
+        if isinstance(v.type, BoolT) and w != 1:
+            raise UnsupportedError(e.pos, f"type mismatch: expected 'bit<{w}>', got 'bool'")
         return [(v.const & full, full)]
 
     # ============================================================ checksums / deparser

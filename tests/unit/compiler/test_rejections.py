@@ -180,6 +180,13 @@ CASES = [
         "const entries",
     ),
     (
+        "slice_bound_of_type_bool",
+        "        hdr.h.a = hdr.h.b[7:false];",
+        "",
+        "expected an integer, got 'bool'",
+        "[7:false]",
+    ),
+    (
         "static_assert_false",
         '        static_assert(8w1 == 8w2, "one is not two");',
         "",
@@ -271,3 +278,27 @@ def test_mistakes_in_uncalled_functions_and_actions(
     first = exc.value.diagnostics[0]
     assert message in first.message, first.render()
     assert (first.pos.file, first.pos.line) == ("prog.p4", line), first.render()
+
+
+def test_select_case_of_type_bool_on_a_bit_key(compile_text: Compile) -> None:
+    text = """#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; }
+struct headers_t { h_t h; }
+struct meta_t { }
+parser P(packet_in pkt, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start {
+        pkt.extract(hdr.h);
+        transition select(hdr.h.a) { false: accept; default: accept; }
+    }
+}
+control V(inout headers_t hdr, inout meta_t meta) { apply { } }
+control I(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control D(packet_out pkt, in headers_t hdr) { apply { } }
+V1Switch(P(), V(), I(), I(), V(), D()) main;
+"""
+    with pytest.raises(CompileError) as exc:
+        compile_text(text)
+    first = exc.value.diagnostics[0]
+    assert first.pos.line == 9
+    assert first.message == "type mismatch: expected 'bit<8>', got 'bool'"
