@@ -52,3 +52,16 @@ def test_broken_program_at_run_time_drops_and_counts() -> None:
     assert sw.process(2, bytes(20)) == []
     stats = sw.port_stats(2)
     assert (stats.rx, stats.dropped, stats.malformed) == (1, 1, 1)
+
+
+def test_oversized_and_empty_frames() -> None:
+    sw = Switch.from_json((REFERENCE / "parser_extract_basic.json").read_text())
+    # Ethernet + IPv4 with a 64 KiB payload: parsed as usual, the payload carried.
+    big = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(19) + bytes(range(256)) * 256
+    out = sw.process(0, big)
+    assert len(out) == 1 and len(out[0][1]) == len(big)
+    assert out[0][1][34:] == big[34:]
+    # A runt of no bytes at all: PacketTooShort, passed on like any runt.
+    assert [d for _, d in sw.process(0, b"")] == [b""]
+    stats = sw.port_stats(0)
+    assert (stats.rx, stats.malformed) == (2, 1)
