@@ -1,6 +1,11 @@
-"""C-style preprocessor for P4 sources: #include, #define, conditionals.
+"""C-style preprocessor for P4 sources, as p4c runs cpp on them.
 
-Imports only the standard library and `diagnostics`. <core.p4> and
+#include (once per file for guarded and bundled headers), object- and
+function-like #define with '#', '##' and variadic parameters (arguments are
+expanded before substitution; a call may span lines), #undef, #if/#ifdef/
+#ifndef/#elif/#else/#endif with C's integer operators and defined(),
+__LINE__/__FILE__, #error. Every output line keeps the file and line it came
+from. Imports only the standard library and `diagnostics`. <core.p4> and
 <v1model.p4> resolve to p4lite's own copies in `include/`.
 """
 
