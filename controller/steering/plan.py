@@ -7,7 +7,10 @@ services come and go, so that a re-weighting is a group MODIFY. Every
 instance in a group gets an ``instance_info`` row with a backup (for the
 data plane's failover) chosen among the instances that can serve all of its
 services: on premises first (so that a sensitive request re-steered to the
-backup stays allowed), then by weight. Every instance with a known address
+backup stays allowed), then by weight; an instance no group holds (expired)
+keeps a backup among the instances the groups hold, since the rows are
+written before the groups and a group may still point at it until then.
+Every instance with a known address
 gets its rows on every switch, steered there or not, and so do the tenant
 policies: the policy gate of any switch on a request's path must know the
 instance it is addressed to.
@@ -67,13 +70,25 @@ def candidates(spec: ServiceSpec, views: Sequence[InstanceView]) -> list[Instanc
 def choose_backup(
     instance_id: int, choices: Sequence[ServiceChoice], config: SteeringConfig
 ) -> int:
-    """The backup of ``instance_id``: able to serve all its services; premises, then weight."""
+    """The backup of ``instance_id``: able to serve all its services; premises, then weight.
+
+    An instance no group holds (expired, say) is backed up by an instance that
+    every group holds: until a switch has rewritten a group that still points
+    at it, the data plane sends its requests there instead of to a dead node.
+    """
     mine = [c for c in choices if any(i == instance_id for i, _ in c.weights)]
     if not mine:
-        return 0
-    able = set(mine[0].candidates)
-    for c in mine[1:]:
-        able &= set(c.candidates)
+        grouped = [c for c in choices if c.weights]
+        if not grouped:
+            return 0
+        able = {i for i, _ in grouped[0].weights}
+        for c in grouped[1:]:
+            able &= {i for i, _ in c.weights}
+        mine = grouped
+    else:
+        able = set(mine[0].candidates)
+        for c in mine[1:]:
+            able &= set(c.candidates)
     able.discard(instance_id)
     if not able:
         return 0
@@ -92,10 +107,9 @@ def switch_plan(
     address; policy bitmaps cover every instance live or configured, so that
     a bit does not come and go with an instance's advertisements.
     """
-    used = sorted({i for c in choices for i, _ in c.weights})
-    backups = {i: choose_backup(i, choices, config) for i in used}
     addrs = {s.instance_id: s.addr for s in config.instances if s.addr is not None}
     addrs.update({i: config.pinned_addr(i) or v.addr for i, v in views.items()})
+    backups = {i: choose_backup(i, choices, config) for i in addrs}
     stale = config.dataplane_stale_us
     instances = tuple(
         Instance(i, addrs[i], backups.get(i, 0), stale if backups.get(i, 0) else 0)

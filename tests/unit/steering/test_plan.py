@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from controller.entries import types as et
 from controller.entries.schema import INSTANCE_SELECTOR
 from controller.entries.steering import Instance, Policy
@@ -57,7 +59,8 @@ def test_backups_prefer_premises_then_weight() -> None:
     choices = [ServiceChoice(1, ServiceSpec(1), (1, 2, 3), ((1, 4), (2, 8), (3, 4)))]
     assert choose_backup(3, choices, CONFIG) == 2  # premises, heavier than 1
     assert choose_backup(2, choices, CONFIG) == 1  # premises before the heavier cloud
-    assert choose_backup(9, choices, CONFIG) == 0
+    # An instance no group holds (expired): a group not yet rewritten fails over from it.
+    assert choose_backup(9, choices, CONFIG) == 2
     # A backup must serve every service of the instance.
     both = [*choices, ServiceChoice(2, ServiceSpec(2), (2, 3), ((2, 1), (3, 1)))]
     assert choose_backup(3, both, CONFIG) == 2
@@ -95,6 +98,17 @@ def test_a_switch_plan_and_its_entities() -> None:
         "MyIngress.din_steer",
         "MyIngress.tenant_policy",
     ]
+
+
+def test_an_expired_instance_keeps_a_backup_until_no_group_holds_it() -> None:
+    # Instance 3 expired: the new group holds 1 and 2; its row keeps failing over, since
+    # the rows are written before the groups and the old group still points at it.
+    views = {i: v for i, v in VIEWS.items() if i != 3}
+    pinned = (InstanceSpec(1), InstanceSpec(2), InstanceSpec(3, "cloud", "10.0.0.3"))
+    config = dataclasses.replace(CONFIG, instances=pinned)
+    choices = [ServiceChoice(1, ServiceSpec(1), (1, 2), ((1, 8), (2, 8)))]
+    rows = {i.instance_id: i for i in switch_plan(choices, views, config).instances}
+    assert (rows[3].backup_id, rows[3].stale_after_us) == (1, 80_000)
 
 
 def test_a_switch_that_steers_nothing_gets_the_instances_and_the_policy() -> None:
