@@ -1,6 +1,7 @@
 # DIN testbed: one Makefile for set-up, build, run, test and benchmarks.
 #
-#   make run              the testbed (TOPO=enterprise SCENARIO=interactive|check|demo PCAP=1)
+#   make run              the testbed (TOPO=enterprise SCENARIO=interactive|check|demo PCAP=1
+#                         STEERING=service|static METRICS_PORT=9100 METRICS_ADDR=127.0.0.1)
 #   make test             lint + every test
 #   make build            compile every program of p4src/ into build/
 #   make stop | clean     stop what `make run` started | remove outputs
@@ -24,6 +25,11 @@ PCAP_DIR ?= pcaps
 PCAP ?=
 TOPO ?= enterprise
 SCENARIO ?= interactive
+# Steering: the controller's service (its /metrics and /status on METRICS_ADDR:METRICS_PORT),
+# or the static plan written once.
+STEERING ?= service
+METRICS_PORT ?= 9100
+METRICS_ADDR ?= 127.0.0.1
 PYTEST_ARGS ?=
 
 # Empty means "choose automatically" (see p4lite/toolchain.py).
@@ -32,14 +38,14 @@ SWITCH ?=
 export P4C SWITCH
 
 APT_PACKAGES := mininet iputils-ping bridge-utils iproute2 ethtool iperf \
-	tcpreplay tcpdump tshark openssl cpp procps
+	tcpreplay tcpdump tshark openssl cpp procps curl
 P4RUNTIME_SHELL_VERSION := 0.0.6
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help install lock build models data run stop clean test lint check-imports pytest bench
 
 help:
-	@echo "make run      start the DIN testbed in Mininet (TOPO=$(TOPO) SCENARIO=$(SCENARIO))"
+	@echo "make run      start the DIN testbed in Mininet (TOPO=$(TOPO) SCENARIO=$(SCENARIO) STEERING=$(STEERING))"
 	@echo "make test     lint and run every test"
 	@echo "make build    compile $(P4SRC)/*.p4 into $(BUILD_DIR)/"
 	@echo "make models   train the default models into $(BUILD_DIR)/models/"
@@ -136,6 +142,7 @@ $(NDPI_FLOWS): $(NDPI_STAMP) $(FLOW_DATA_CODE) | install
 run: build models
 	$(PY) -m topologies.launch --topo $(TOPO) --scenario $(SCENARIO) \
 	    --build $(BUILD_DIR) --logs $(LOG_DIR) --pcaps $(PCAP_DIR) \
+	    --steering $(STEERING) --metrics-port $(METRICS_PORT) --metrics-addr $(METRICS_ADDR) \
 	    $(if $(filter 1 yes,$(PCAP)),--pcap)
 
 stop:

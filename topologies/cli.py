@@ -11,7 +11,8 @@ in ``help <command>``):
   [--tenant T] [--sensitivity S]``: a stream of DIN requests with the held-out
   digits, answers checked and grouped by where each layer ran;
 - ``din_status``: every switch's counters (per class, per instance, events,
-  drops), node advertisements and digests;
+  drops), node advertisements and digests, and the steering service's view
+  (nodes, weights and backups, recent decisions);
 - ``din_map``: what runs where;
 - ``din_kill <node>``: kill an inference node (by PID, as a crash) to watch
   the data plane fail over.
@@ -86,7 +87,7 @@ class DinCLI(CLI):  # type: ignore[misc]
         "  din_send h1 llm_chat         one flow of a workload class, and its class\n"
         "  din_request h1 --count 200   DIN requests to the service, checked\n"
         "  din_request h1 --model-id 2 --to c1   the whole MLP on one node\n"
-        "  din_status                   switch counters, node advertisements\n"
+        "  din_status                   switch counters, nodes, steering\n"
         "  din_map                      what runs where\n"
         "  din_kill e1                  kill an inference node (failover)\n"
     )
@@ -203,14 +204,17 @@ class DinCLI(CLI):  # type: ignore[misc]
         output(run.summary() + "\n")
 
     def do_din_status(self, line: str) -> None:
-        """Show every switch's DIN counters, node advertisements and digests.
+        """Show every switch's DIN counters, node advertisements, digests and steering.
 
         Usage: din_status
         Per switch: packets per flow class, requests steered per instance, DIN
         events (requests, layers computed, early exits, failovers, policy drops...)
         and drops by reason; then when each switch last heard each instance's
         advertisement, the flow-class digests and packet-ins received, and
-        whether each inference node process still runs.
+        whether each inference node process still runs. With the steering
+        service: each node as the controller knows it (alive or expired, its
+        last advertised load), the weights and backups it programmed, and its
+        recent decisions (all of them in logs/controller.log).
         """
 
         def status(text: str) -> None:
@@ -227,9 +231,7 @@ class DinCLI(CLI):  # type: ignore[misc]
 
         def show(text: str) -> None:
             _Parser(prog="din_map", add_help=False).parse_args(shlex.split(text))
-            lines = self.testbed.deployment.describe()
-            nodes = [f"inference node on {n}: pid {p.pid}" for n, p in self.testbed.nodes.items()]
-            output("\n".join([*lines, *nodes]) + "\n")
+            output("\n".join(self.testbed.describe()) + "\n")
 
         self._guard(line, show)
 
@@ -239,7 +241,9 @@ class DinCLI(CLI):  # type: ignore[misc]
         Usage: din_kill <node host>
         The edge switch stops hearing its advertisements and, after the stale
         threshold, steers its requests to its backup instance (answers carry the
-        failover mark). The node stays down until the testbed stops.
+        failover mark); the steering service then expires the node and rewrites
+        the edge switch's group without it (din_status shows both). The node
+        stays down until the testbed stops.
         """
 
         def kill(text: str) -> None:

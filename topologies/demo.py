@@ -12,12 +12,19 @@ On the started testbed, without a person at the keyboard:
    on one cloud node, the cloud-only baseline); halfway through, the
    inference node the first stream is steered to is killed (SIGKILL, by PID);
 3. the summary, printed and written to ``<logs>/demo/summary.json`` with PNG
-   plots (matplotlib, Agg): per class: flows, classified as, accuracy and
-   agreement with the model; per stream and path (where each layer ran, as
+   plots (matplotlib, Agg): per class: flows, classified as, accuracy (the
+   class of each flow's last packet, and its class at the last packet of the
+   forest's training window, from the switch's digests) and agreement with
+   the model; per stream and path (where each layer ran, as
    the deployment's entries put them and the answer's instance and flags
-   confirm): answers, latency p50/p99; failover: from the kill to the first
-   answer through the backup instance, the gap in answers and the requests
-   lost; policy: the switches' re-steers and drops.
+   confirm): answers, latency p50/p99; failover in the data plane: the gap
+   in the stream's node answers around the kill (the last answer of the
+   killed node to the first through another), the first answer through the
+   backup, the requests lost, and the switches' failovers before the kill
+   (false ones); failover in the controller (with the steering service): the
+   service's expiry decision minus the kill time, when it rewrote the
+   groups without the node, and its expiries of nodes that were not killed
+   (false ones); policy: the switches' re-steers and drops.
 
 Returns 0 when everything ran and every answer and class agreed with the
 models, 1 otherwise (the summary says what). Starts processes only in
@@ -27,6 +34,7 @@ May import matplotlib, controller, topologies and the standard library.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -68,6 +76,9 @@ from traffic.workloads import WORKLOADS
 log = logging.getLogger(__name__)
 
 FIRST_NODE_ANSWER_TIMEOUT_S = 10.0
+# The issue's goals for failover, shown beside the figures (figures, not checks).
+DATA_PLANE_GOAL_MS = 100
+CONTROLLER_GOAL_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +97,7 @@ class DemoOptions:
 
 @dataclass(frozen=True, slots=True)
 class Failover:
-    """What the kill of a node did to the main stream."""
+    """What the kill of a node did to the main stream, in the data plane and the controller."""
 
     killed: str
     pid: int
@@ -96,11 +107,18 @@ class Failover:
     gap_ms: float | None  # between the last answered node-bound request before and the first after
     lost: int  # node-bound requests sent after the kill that got no answer
     failover_answers: int  # answers marked as failed over by the data plane
+    last_lost_s: float | None = None  # the last node-bound request lost, sent since the kill
+    killed_at: float = 0.0  # wall clock (time.time()) of the kill, as the controller's decisions
+    failovers_before: int = 0  # the switches' failover events before the kill: false ones
+    expired_s: float | None = None  # the controller's expiry of the node, since the kill
+    reprogrammed_s: float | None = None  # its groups rewritten without the node, since the kill
+    false_expiries: tuple[str, ...] = ()  # the controller's other expiries (not the kill's)
 
 
 def run(testbed: Testbed, options: DemoOptions | None = None) -> int:
     """Run the demo on the testbed; print and write the summary; return an exit status."""
     opts = options or DemoOptions()
+    began = time.time()
     out = testbed.logs / "demo"
     out.mkdir(parents=True, exist_ok=True)
     dep = testbed.deployment
@@ -116,7 +134,7 @@ def run(testbed: Testbed, options: DemoOptions | None = None) -> int:
     flows.send_flows(testbed, plan, out / "flows")
     flow_results = flows.classify_flows(testbed, plan, out / "probes")
     print("demo: request streams, a node killed halfway")
-    runs, failover = _requests(testbed, opts, out)
+    runs, failover = _requests(testbed, opts, out, since=began)
     counters = read_all_counters(testbed.fabric)
     summary = _summary(
         testbed, opts, results=flow_results, runs=runs, failover=failover, counters=counters
@@ -142,7 +160,7 @@ def _senders(testbed: Testbed) -> tuple[str, list[str]]:
 
 
 def _requests(
-    testbed: Testbed, opts: DemoOptions, out: Path
+    testbed: Testbed, opts: DemoOptions, out: Path, since: float | None = None
 ) -> tuple[list[RequestRun], Failover | None]:
     """The main stream, the sensitive tenant's streams and the cloud-only baseline at once.
 
@@ -165,19 +183,26 @@ def _requests(
                     opts.cloud_rate, TENANT_NORMAL)
     )  # fmt: skip
     kill_at = seconds / 2 if opts.kill else None
-    return run_streams(testbed, specs, out, kill_at_s=kill_at)
+    return run_streams(testbed, specs, out, kill_at_s=kill_at, since=since)
 
 
 def run_streams(
-    testbed: Testbed, specs: Sequence[RequestSpec], out: Path, *, kill_at_s: float | None = None
+    testbed: Testbed,
+    specs: Sequence[RequestSpec],
+    out: Path,
+    *,
+    kill_at_s: float | None = None,
+    since: float | None = None,
 ) -> tuple[list[RequestRun], Failover | None]:
     """Run request streams side by side; answers go to ``<out>/answers-<i>.jsonl``.
 
     With ``kill_at_s``, the inference node the first stream's requests are
     steered to is killed (SIGKILL, by PID) that long after the stream's first
-    request, and the failover is measured on that stream.
+    request, and the failover is measured on that stream; the steering
+    service's other expiries count from ``since`` (wall clock; default: now).
     """
     out.mkdir(parents=True, exist_ok=True)
+    started_at = time.time() if since is None else since
     files = [out / f"answers-{i}.jsonl" for i in range(len(specs))]
     for f in files:
         f.unlink(missing_ok=True)
@@ -195,6 +220,7 @@ def run_streams(
             stop_process(proc)
     if failover is not None:
         failover = _measure_failover(testbed, runs[0], failover, files[0])
+        failover = _controller_failover(testbed, failover, started_at, time.time())
     return runs, failover
 
 
@@ -207,26 +233,73 @@ def _answers(path: Path) -> list[dict[str, Any]]:
 
 
 def _kill_at(testbed: Testbed, at_s: float, answers: Path) -> Failover:
-    """Wait for the stream's first node answer, then kill that node ``at_s`` into the stream."""
+    """Kill, ``at_s`` into the stream, the node its latest node answer came from."""
     start = time.monotonic()
-    target: str | None = None
-    while target is None:
+    while not any(_node_answer(a) for a in _answers(answers)):
         if time.monotonic() - start > FIRST_NODE_ANSWER_TIMEOUT_S:
             raise TestbedError("the main request stream got no answer from a node to steer by")
-        for a in _answers(answers):
-            if not a["flags"] & FLAG_SWITCH_ANSWER and a["instance_id"]:
-                target = testbed.deployment.node(a["instance_id"]).host
-                break
         time.sleep(0.05)  # the client appends answers as they come
     first = min((a["sent_ns"] for a in _answers(answers)), default=time.perf_counter_ns())
     wait = at_s - (time.perf_counter_ns() - first) / 1e9
     if wait > 0:
         time.sleep(wait)  # that far into the stream, by its own clock
+    # The node the stream goes to now (the controller may have moved it since its start).
+    latest = max((a for a in _answers(answers) if _node_answer(a)), key=lambda a: a["sent_ns"])
+    target = testbed.deployment.node(latest["instance_id"]).host
+    before = sum(c.event("failover") for c in read_all_counters(testbed.fabric).values())
     pid = testbed.kill_node(target)
     # From here on the node is gone (killed and reaped): no request sent later reaches it.
-    kill_ns = time.perf_counter_ns()
+    kill_ns, killed_at = time.perf_counter_ns(), time.time()
     print(f"killed the inference node on {target} (pid {pid})")
-    return Failover(target, pid, (kill_ns - first) / 1e9, None, None, None, 0, 0)
+    return Failover(
+        killed=target,
+        pid=pid,
+        at_s=(kill_ns - first) / 1e9,
+        backup=None,
+        first_backup_answer_s=None,
+        gap_ms=None,
+        lost=0,
+        failover_answers=0,
+        killed_at=killed_at,
+        failovers_before=before,
+    )
+
+
+def _node_answer(answer: dict[str, Any]) -> bool:
+    return not answer["flags"] & FLAG_SWITCH_ANSWER and bool(answer["instance_id"])
+
+
+def _controller_failover(
+    testbed: Testbed, killed: Failover, since: float, until: float
+) -> Failover:
+    """The steering service's side of the kill: its expiry of the node, its rewrite, false ones.
+
+    From its decisions between ``since`` and ``until`` (wall clock, the streams'
+    run): the first expiry of the killed node after the kill, the first
+    programming after that, and every other expiry.
+    """
+    service = testbed.steering
+    if service is None:
+        return killed
+    dead = testbed.deployment.node(killed.killed).instance_id
+    expired: float | None = None
+    reprogrammed: float | None = None
+    false: list[str] = []
+    for d in list(service.decisions):
+        if not since <= d.time <= until:
+            continue
+        if d.kind == "expired":
+            inst = int(d.detail.split()[-1])
+            if inst == dead and d.time >= killed.killed_at and expired is None:
+                expired = d.time - killed.killed_at
+            else:
+                host = testbed.deployment.node(inst).host
+                false.append(f"{host} at {d.time - killed.killed_at:+.2f} s")
+        elif d.kind == "program" and expired is not None and reprogrammed is None:
+            reprogrammed = d.time - killed.killed_at
+    return dataclasses.replace(
+        killed, expired_s=expired, reprogrammed_s=reprogrammed, false_expiries=tuple(false)
+    )
 
 
 def _measure_failover(testbed: Testbed, run: RequestRun, killed: Failover, path: Path) -> Failover:
@@ -255,25 +328,27 @@ def _measure_failover(testbed: Testbed, run: RequestRun, killed: Failover, path:
         and answers[o.request_id]["instance_id"] != dead
     )
     # Unanswered requests have no send time: the client paces them at the stream's rate.
-    lost = sum(
-        1
+    lost_sent = [
+        first + (o.request_id - 1) * interval_ns
         for o in node_bound
         if o.request_id not in answers and first + (o.request_id - 1) * interval_ns >= kill_ns
-    )
+    ]
+    lost = len(lost_sent)
     flagged = sum(1 for a in answers.values() if a["flags"] & FLAG_FAILOVER)
     if not after:
-        return Failover(killed.killed, killed.pid, killed.at_s, None, None, None, lost, flagged)
+        return dataclasses.replace(killed, lost=lost, failover_answers=flagged)
+    # The data plane failed over after the last request it lost, before the first it saved.
+    last_lost = max((t for t in lost_sent if t < after[0][0]), default=None)
     t_after, backup_id = after[0]
     gap = (t_after - max(before)) / 1e6 if before else None
-    return Failover(
-        killed.killed,
-        killed.pid,
-        killed.at_s,
-        dep.node(backup_id).host,
-        (t_after - kill_ns) / 1e9,
-        gap,
-        lost,
-        flagged,
+    return dataclasses.replace(
+        killed,
+        backup=dep.node(backup_id).host,
+        first_backup_answer_s=(t_after - kill_ns) / 1e9,
+        gap_ms=gap,
+        lost=lost,
+        failover_answers=flagged,
+        last_lost_s=(last_lost - kill_ns) / 1e9 if last_lost is not None else None,
     )
 
 
@@ -312,6 +387,8 @@ def _summary(
     assert forest is not None
     failed: list[str] = []
     classes: dict[str, Any] = {}
+    # The forest learnt from each flow's first packets: its class at the last of them.
+    window = int(forest.data.get("packet_limit", 0) or 0) or None
     for workload in WORKLOADS:
         mine = [r for r in results if r.spec.workload == workload]
         truth = flows.true_class(forest, workload)
@@ -322,6 +399,10 @@ def _summary(
             "packets": sum(r.frames for r in mine),
             "classified_as": dict(got),
             "accuracy": _share(r.final_class == truth for r in mine),
+            "window_packets": window,
+            "accuracy_in_window": _share(_class_at(r, window) == truth for r in mine)
+            if window
+            else None,
             "model_agrees": sum(r.agrees for r in mine),
             # On the probe packets, whose features are known exactly: switch and model.
             "probe_accuracy_switch": _share(r.probe_switch == truth for r in mine),
@@ -381,12 +462,26 @@ def _summary(
             if failover.first_backup_answer_s is not None
             else None,
             "answer_gap_ms": round(failover.gap_ms, 1) if failover.gap_ms is not None else None,
+            # The data plane failed over between these two (node-bound requests are sparse).
+            "last_lost_ms": _ms(failover.last_lost_s),
             "lost_node_bound_requests": failover.lost,
             "answers_marked_failover": failover.failover_answers,
             "data_plane_failovers": {n: c.event("failover") for n, c in counters.items()},
+            "data_plane_failovers_before_kill": failover.failovers_before,
+            "data_plane_goal_ms": DATA_PLANE_GOAL_MS,
+            "controller": None,
         }
         if failover.backup is None:
             failed.append(f"no answer through a backup after {failover.killed} was killed")
+        if testbed.steering is not None:
+            fo["controller"] = {
+                "expired_ms": _ms(failover.expired_s),
+                "groups_rewritten_ms": _ms(failover.reprogrammed_s),
+                "false_expiries": list(failover.false_expiries),
+                "goal_ms": CONTROLLER_GOAL_MS,
+            }
+            if failover.expired_s is None:
+                failed.append(f"the steering service did not expire {failover.killed}")
     sw = toolchain.switch()
     return {
         "toolchain": {"switch": sw.name, "real": sw.real, "compiler": toolchain.compiler().name},
@@ -420,6 +515,20 @@ def _summary(
     }
 
 
+def _class_at(result: flows.FlowResult, packet: int | None) -> int | None:
+    """The switch's class of a flow at ``packet`` (its last, if shorter), from its digests.
+
+    A digest reports the flow's first class and every change, with its packet.
+    """
+    last = min(packet, result.packets_seen) if packet else result.packets_seen
+    seen = [d for d in result.digests if d.pkts <= last]
+    return seen[-1].flow_class if seen else None
+
+
+def _ms(seconds: float | None) -> float | None:
+    return round(seconds * 1000, 1) if seconds is not None else None
+
+
 def _share(hits: Iterable[bool]) -> float | None:
     values = list(hits)
     return round(sum(values) / len(values), 4) if values else None
@@ -448,19 +557,22 @@ def _flow_json(r: flows.FlowResult, forest: Any) -> dict[str, Any]:
 
 def _table(summary: dict[str, Any]) -> str:
     tc = summary["toolchain"]
+    window = next((c["window_packets"] for c in summary["classes"].values()), None)
     lines = [
         f"DIN demo on '{summary['topology']}' ({tc['switch']}, link delays: "
         f"{summary['link_delays']})",
         f"flows, classified at {summary['classifier_switch']}:",
         f"  {'workload':<20}{'class':<20}{'flows':>5}  {'classified as':<34}{'accuracy':>9}"
-        f"{'model':>7}",
+        f"{'at pkt ' + str(window) if window else '':>11}{'model':>7}",
     ]
     for workload, c in summary["classes"].items():
         got = ", ".join(f"{k} {v}" for k, v in sorted(c["classified_as"].items()))
         acc = f"{c['accuracy']:.2f}" if c["accuracy"] is not None else "-"
+        early = c["accuracy_in_window"]
+        at = f"{early:.2f}" if early is not None else ""
         lines.append(
             f"  {workload:<20}{c['flow_class']:<20}{c['flows']:>5}  {got:<34}{acc:>9}"
-            f"{c['model_agrees']:>4}/{c['flows']}"
+            f"{at:>11}{c['model_agrees']:>4}/{c['flows']}"
         )
     lines.append("requests:")
     for s in summary["streams"]:
@@ -478,13 +590,37 @@ def _table(summary: dict[str, Any]) -> str:
     fo = summary["failover"]
     if fo is not None:
         if fo["backup"] is not None:
+            since = (
+                f"last lost sent {fo['last_lost_ms']:.0f} ms, "
+                if fo["last_lost_ms"] is not None
+                else ""
+            )
             lines.append(
-                f"failover: {fo['killed']} killed at {fo['at_s']:.2f} s; first answer through "
-                f"{fo['backup']} sent {fo['failover_ms']:.0f} ms after the kill; answer gap "
-                f"{fo['answer_gap_ms']} ms; {fo['lost_node_bound_requests']} requests lost"
+                f"failover: {fo['killed']} killed at {fo['at_s']:.2f} s; data plane: answer gap "
+                f"{fo['answer_gap_ms']} ms (goal {fo['data_plane_goal_ms']} ms; {since}first "
+                f"answer through {fo['backup']} sent {fo['failover_ms']:.0f} ms after the kill), "
+                f"{fo['lost_node_bound_requests']} requests lost, "
+                f"{fo['data_plane_failovers_before_kill']} failovers before the kill"
             )
         else:
             lines.append(f"failover: {fo['killed']} killed; no answer through a backup")
+        ctl = fo["controller"]
+        if ctl is not None:
+            expired = (
+                f"{fo['killed']} expired {ctl['expired_ms']:.0f} ms after the kill"
+                if ctl["expired_ms"] is not None
+                else f"{fo['killed']} not expired"
+            )
+            rewritten = (
+                f", groups rewritten without it at {ctl['groups_rewritten_ms']:.0f} ms"
+                if ctl["groups_rewritten_ms"] is not None
+                else ""
+            )
+            false = ", ".join(ctl["false_expiries"]) or "none"
+            lines.append(
+                f"  controller: {expired} (goal {ctl['goal_ms']} ms){rewritten}; "
+                f"other expiries: {false}"
+            )
     pol = ", ".join(
         f"{n}: re-steered {p['re_steered']}, dropped {p['dropped']}"
         for n, p in summary["policy"].items()
@@ -545,6 +681,13 @@ def _plots(
             ax.axvline(
                 failover.at_s, color="black", linestyle="--", label=f"{failover.killed} killed"
             )
+            if failover.expired_s is not None:
+                ax.axvline(
+                    failover.at_s + failover.expired_s,
+                    color="grey",
+                    linestyle=":",
+                    label=f"the controller expired {failover.killed}",
+                )
         ax.set_yscale("log")
         ax.set_xlabel("send time (s)")
         ax.set_ylabel("latency (ms)")

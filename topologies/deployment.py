@@ -6,7 +6,9 @@
 - routes: a /32 route to every host on every switch (shortest path), and on
   every switch but its own a /24 route to each subnet whose hosts all hang off
   one switch, so that an advertisement addressed to a subnet's gateway crosses
-  every switch on its way there (and is recorded by each);
+  every switch on its way there (and is recorded by each); there, a /32 route
+  that drops it: the switch has recorded it and digested it to the
+  controller, so a packet-in of every advertisement would be work for nothing;
 - model 1, the partitioned digits MLP: layer 0 on ``edge`` switches, with the
   early-exit head as layer ``HEAD_LAYER`` and its per-class thresholds (a
   confident request is answered by the edge switch), layer 1 on ``in-network``
@@ -15,19 +17,26 @@
   (no switch layers, not steered): the cloud-only baseline;
 - the flow forest in classifier slot 1 on ``edge`` switches from each flow's
   first packet, with a DSCP per class (``CLASS_DSCP``);
-- the static steering plan on every switch: inference nodes are instances
-  1..N in topology order, on-premises ones backed up by the first cloud node
-  and cloud ones by the first on-premises node, each going stale after
-  ``STALE_AFTER_US`` without an advertisement; model 1 is one service over all
-  instances with equal weights; tenant ``TENANT_SENSITIVE``'s sensitive
-  requests may use on-premises instances only, tenant ``TENANT_NORMAL``'s any.
+- steering: inference nodes are instances 1..N in topology order; model 1 is
+  one service over all of them; tenant ``TENANT_SENSITIVE``'s sensitive
+  requests may use on-premises instances only (raw inputs and activations),
+  tenant ``TENANT_NORMAL``'s any. ``steering_plan`` gives it as the steering
+  controller's plan (``controller.steering.config``'s JSON, for
+  ``SteeringService`` and ``dinctl steer --plan``): steered on the switches the
+  clients hang off, weights from the nodes' advertised load, each instance's
+  backup on premises first, the data plane failing over after
+  ``DATAPLANE_STALE_MS`` without an advertisement and the controller expiring
+  an instance after ``CONTROLLER_STALE_MS``. ``Deployment.plan`` is the same as
+  a static plan (``STEERING=static``: written once, equal weights,
+  on-premises nodes backed up by the first cloud node and cloud ones by the
+  first on-premises node).
 
 ``Reference`` replays a request through the same entries with
 ``controller.entries.simulator`` and finishes it with the models layer's
 integer reference, so a caller can check an answer and say where each layer
 ran. Pure (no gRPC, no Mininet): imports controller.models,
-controller.entries, controller.steering.routes, topologies.model, numpy and
-the standard library.
+controller.entries, controller.steering's pure modules (routes, config,
+policy), topologies.model, numpy and the standard library.
 """
 
 from __future__ import annotations
@@ -37,11 +46,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from controller.entries import Entity
+from controller.entries import Entity, Lpm, TableEntry
 from controller.entries.classifier import forest_entries, phase_entries, qos_entries
 from controller.entries.mlp import (
     MODE_EXIT_HEAD,
@@ -67,6 +76,9 @@ from controller.models.errors import ModelError
 from controller.models.files import load_model
 from controller.models.quant import MLPModel, forward_int
 from controller.models.trees import ForestModel
+from controller.steering.config import SteeringConfig, config_from_dict
+from controller.steering.errors import SteeringError
+from controller.steering.policy import PREMISES
 from controller.steering.routes import HostAttachment, SwitchLink, shortest_routes
 from topologies.model import Topology, TopologyError
 
@@ -77,12 +89,27 @@ CLOUD_ONLY_MODEL_ID = 2  # the same MLP, all layers on the node addressed
 CLASSIFIER_SLOT = 1
 HEAD_LAYER = 128  # layer index of the early-exit head (above the model's own layers)
 SERVICE_ADDR = "10.0.0.1"  # where clients address model 1; steering rewrites it
-ADVERTISE_INTERVAL_MS = 50
-STALE_AFTER_US = 200_000  # four advertisement intervals
+# Failover timing. The data plane fails over once an instance has been silent for
+# DATAPLANE_STALE_MS: four advertisement intervals, so that a p4lite switch that
+# stalls for a few tens of ms on a loaded host (a full garbage collection, the CPU
+# taken by others) does not take a late advertisement for a dead node. The
+# controller expires an instance after CONTROLLER_STALE_MS (checked every
+# STEERING_INTERVAL_MS, advertisements batched over DIGEST_BATCH_MS): above the
+# delays an edge switch flooded by a bulk flow adds to the advertisements it
+# forwards, and under the 1 s goal for the controller's failover.
+ADVERTISE_INTERVAL_MS = 20
+DATAPLANE_STALE_MS = 80
+STALE_AFTER_US = DATAPLANE_STALE_MS * 1000
+CONTROLLER_STALE_MS = 700
+STEERING_INTERVAL_MS = 50
+DIGEST_BATCH_MS = 50  # the switches batch advertisement digests to the controller this long
 TENANT_NORMAL = 1
 TENANT_SENSITIVE = 2
 SENSITIVE = 1  # the sensitivity level of tenant 2's restricted data
 ON_PREMISES = "on-premises"
+STEERING_SERVICE = "service"  # the controller's steering service (the default)
+STEERING_STATIC = "static"  # the static plan, written once
+STEERING_MODES = (STEERING_SERVICE, STEERING_STATIC)
 # Switch role -> MLP layers it computes (model 1); the first layer of an edge
 # switch also evaluates the exit head.
 LAYERS_BY_ROLE: Mapping[str, tuple[int, ...]] = {"edge": (0,), "in-network": (1,)}
@@ -233,8 +260,8 @@ class Deployment:
             path.append(nxt)
             here = nxt
 
-    def describe(self) -> list[str]:
-        """What runs where, a line per item, for the start-up map."""
+    def describe(self, steering: str = STEERING_SERVICE) -> list[str]:
+        """What runs where, a line per item, for the start-up map (``steering``: its mode)."""
         lines: list[str] = []
         models = self.models
         if models is not None and (self.placements or self.nodes):
@@ -265,13 +292,25 @@ class Deployment:
                 f"{', '.join(self.classifier_switches)}; DSCP: {dscp}"
             )
         if self.nodes:
-            weights = dict(self.plan.services[0].weights) if self.plan.services else {}
-            for n in self.nodes:
-                backup = self.node(n.backup_id).host if n.backup_id else "none"
+            if steering == STEERING_STATIC:
+                weights = dict(self.plan.services[0].weights) if self.plan.services else {}
+                for n in self.nodes:
+                    backup = self.node(n.backup_id).host if n.backup_id else "none"
+                    lines.append(
+                        f"instance {n.instance_id} {n.host} ({n.premises}) {n.address}: "
+                        f"weight {weights.get(n.instance_id, 0)}, backup {backup}, "
+                        f"stale after {STALE_AFTER_US // 1000} ms"
+                    )
+                lines.append("steering: the static plan, written once")
+            else:
+                for n in self.nodes:
+                    lines.append(f"instance {n.instance_id} {n.host} ({n.premises}) {n.address}")
                 lines.append(
-                    f"instance {n.instance_id} {n.host} ({n.premises}) {n.address}: "
-                    f"weight {weights.get(n.instance_id, 0)}, backup {backup}, "
-                    f"stale after {STALE_AFTER_US // 1000} ms"
+                    f"steering: the controller's service on "
+                    f"{', '.join(steering_switches(self.topology))}: weights from the nodes' "
+                    "advertised load, backups on premises first; data-plane failover after "
+                    f"{DATAPLANE_STALE_MS} ms without an advertisement, controller expiry "
+                    f"after {CONTROLLER_STALE_MS} ms"
                 )
             for pol in self.plan.policies:
                 allowed = ", ".join(self.node(i).host for i in pol.allowed)
@@ -459,6 +498,10 @@ def plan(topo: Topology, models: ModelSet | None) -> Deployment:
         if on_prem:
             policies.append(Policy(TENANT_SENSITIVE, SENSITIVE, on_prem))
         steering = Plan(instances, (service,), tuple(policies))
+    advertise_to = advertise_target(topo) if nodes else None
+    if advertise_to is not None:
+        sink = _owner(topo, advertise_to)
+        entries[sink].append(advert_sink_entry(advertise_to))
     return Deployment(
         topology=topo,
         models=models,
@@ -468,8 +511,29 @@ def plan(topo: Topology, models: ModelSet | None) -> Deployment:
         routes=routes,
         plan=steering,
         entries={s: tuple(e) for s, e in entries.items()},
-        advertise_to=advertise_target(topo) if nodes else None,
+        advertise_to=advertise_to,
     )
+
+
+def advert_sink_entry(address: str) -> TableEntry:
+    """The route that ends advertisements to ``address`` (dropped once recorded and digested)."""
+    return TableEntry(
+        "MyIngress.ipv4_lpm",
+        (("hdr.ipv4.dst_addr", Lpm(int(ipaddress.IPv4Address(address)), 32)),),
+        "MyIngress.drop",
+        (),
+    )
+
+
+def _owner(topo: Topology, address: str) -> str:
+    """The switch the hosts of ``address``'s subnet hang off."""
+    for host in topo.hosts.values():
+        if ipaddress.IPv4Address(address) in ipaddress.IPv4Interface(host.ip).network:
+            for link in topo.links:
+                for end, other in ((link.a, link.b), (link.b, link.a)):
+                    if end.node == host.name and other.port is not None:
+                        return other.node
+    raise DeploymentError(f"{topo.name}: no switch owns the subnet of {address}")
 
 
 def advertise_target(topo: Topology) -> str | None:
@@ -484,6 +548,88 @@ def advertise_target(topo: Topology) -> str | None:
             net = ipaddress.IPv4Interface(host.ip).network
             return str(net.broadcast_address - 1)
     return None
+
+
+def steering_switches(topo: Topology) -> tuple[str, ...]:
+    """The switches that steer model 1: those the clients (hosts but inference nodes) hang off.
+
+    A request is steered once, by the first switch it crosses; the switches
+    further on keep the instance it carries.
+    """
+    attached: set[str] = set()
+    for link in topo.links:
+        for end, other in ((link.a, link.b), (link.b, link.a)):
+            host = topo.hosts.get(end.node)
+            client = host is not None and host.extra.get("kind") != "inference-node"
+            if client and other.port is not None:
+                attached.add(other.node)
+    return tuple(sorted(attached))
+
+
+def instance_location(node: Node) -> str:
+    """A node's location as the steering plan names it: 'premises' on premises, else its own."""
+    return PREMISES if node.premises == ON_PREMISES else node.premises
+
+
+def steering_plan(dep: Deployment) -> dict[str, Any]:
+    """The deployment's steering as the controller's plan (``dinctl steer --plan``'s JSON).
+
+    Instances with their locations and addresses; model 1 as one service
+    matching requests at any of its stages, steered on ``steering_switches``;
+    the tenant policies of ``Deployment.plan`` (tenant ``TENANT_SENSITIVE``'s
+    sensitive requests on premises only, activations too); the timing
+    constants of this module. No partitions: the answers' reference (and
+    the map) put model 1's layers where the switch roles say, for good.
+    """
+    if not dep.nodes or dep.models is None:
+        raise DeploymentError(f"{dep.topology.name}: no inference nodes: nothing to steer")
+    topo = dep.topology
+    locations = {n.instance_id: instance_location(n) for n in dep.nodes}
+    policies: list[dict[str, Any]] = [
+        {
+            "tenant": TENANT_NORMAL,
+            "sensitivities": [0],
+            "locations": sorted(set(locations.values())),
+        }
+    ]
+    if PREMISES in locations.values():
+        policies.append(
+            {
+                "tenant": TENANT_SENSITIVE,
+                "sensitivities": [SENSITIVE],
+                "locations": [PREMISES],
+                "activations_anywhere": False,
+            }
+        )
+    return {
+        "interval_ms": STEERING_INTERVAL_MS,
+        "stale_after_ms": CONTROLLER_STALE_MS,
+        "dataplane_stale_ms": DATAPLANE_STALE_MS,
+        "digest_batch_ms": DIGEST_BATCH_MS,
+        "premises": sorted(
+            name for name, sw in topo.switches.items() if sw.extra.get("premises") == ON_PREMISES
+        ),
+        "instances": [
+            {"id": n.instance_id, "location": locations[n.instance_id], "addr": n.address}
+            for n in dep.nodes
+        ],
+        "services": [
+            {
+                "model_id": MODEL_ID,
+                "match": [[MSG_REQUEST, k] for k in range(len(dep.models.base.layers))],
+                "switches": list(steering_switches(topo)),
+            }
+        ],
+        "policies": policies,
+    }
+
+
+def steering_config(dep: Deployment) -> SteeringConfig:
+    """``steering_plan`` read as the steering service's configuration."""
+    try:
+        return config_from_dict(steering_plan(dep), "steering plan")
+    except SteeringError as exc:
+        raise DeploymentError(str(exc)) from exc
 
 
 # The reference ---------------------------------------------------------------

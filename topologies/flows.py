@@ -56,6 +56,7 @@ TCP_PSH_ACK = 0x18  # the flags traffic.frames gives every TCP frame
 SEND_GRACE_S = 30.0
 READ_TIMEOUT_S = 10.0
 SETTLE_S = 0.2
+SETTLE_READS = 3  # equal reads of a flow's slot, SETTLE_S apart, that mean "settled"
 BRANCH_KINDS = ("client", "iot")
 
 
@@ -232,16 +233,27 @@ def _first_packet_features(frame: bytes, key: FlowKey) -> tuple[int, ...]:
     return (length, port, 0, 1, length, 0, 0, 0, 0, length, length, flags)
 
 
-def _settled(testbed: Testbed, switch: str, key: FlowKey, more_than: int = 0) -> FlowState:
-    """The flow's slot once the switch has worked through its queue (two equal reads)."""
+def _settled(
+    testbed: Testbed, switch: str, key: FlowKey, more_than: int = 0, sent: int | None = None
+) -> FlowState:
+    """The flow's slot once the switch has worked through its queue.
+
+    Done at once when the slot holds every one of the ``sent`` frames;
+    otherwise (frames lost on the way) once ``SETTLE_READS`` reads in a row
+    agree: a switch busy with a table write holds its queue still for a while.
+    """
     deadline = time.monotonic() + READ_TIMEOUT_S
     last = read_flow(testbed.fabric[switch], key)
+    same = 1
     while time.monotonic() < deadline:
+        if sent is not None and last.sig == key.signature and last.pkts >= sent:
+            return last
         time.sleep(SETTLE_S)  # the switch may still be working through its receive queue
         state = read_flow(testbed.fabric[switch], key)
-        if state == last and (state.pkts > more_than or state.pkts == 1):
-            return state
+        same = same + 1 if state == last else 1
         last = state
+        if same >= SETTLE_READS and (state.pkts > more_than or state.pkts == 1):
+            return state
     return last
 
 
@@ -255,7 +267,7 @@ def classify_flows(testbed: Testbed, flows: Sequence[FlowSpec], work_dir: Path) 
     sim = TableSim(dep.entries[switch])
     frames = {spec: [f for _, f in spec.records()] for spec in flows}
     # The switch must be done with every frame it got before the first read.
-    before = {s: _settled(testbed, switch, s.key) for s in flows}
+    before = {s: _settled(testbed, switch, s.key, sent=len(frames[s])) for s in flows}
     probe_len = PROBE_FRAME - ETH_HLEN
     by_host: dict[str, list[bytes]] = {}
     for spec in flows:
@@ -273,7 +285,7 @@ def classify_flows(testbed: Testbed, flows: Sequence[FlowSpec], work_dir: Path) 
     results = []
     for spec in flows:
         key = spec.key
-        after = _settled(testbed, switch, key, before[spec].pkts)
+        after = _settled(testbed, switch, key, before[spec].pkts, sent=before[spec].pkts + 1)
         # After more than FLOW_IDLE_US of silence the probe starts the flow afresh (1 packet).
         if after.pkts not in (before[spec].pkts + 1, 1) or after.sig != key.signature:
             raise TestbedError(

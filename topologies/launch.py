@@ -122,6 +122,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pcap", action="store_true", help="capture every switch port to --pcaps (slower)"
     )
+    parser.add_argument(
+        "--steering",
+        default="service",
+        choices=("service", "static"),
+        help="the controller's steering service (default), or the static plan written once",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9100,
+        metavar="PORT",
+        help="serve the controller's /metrics and /status there (0: any free port; default 9100)",
+    )
+    parser.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address to serve them on (default 127.0.0.1; 0.0.0.0: every address)",
+    )
     parser.add_argument("--stop", action="store_true", help="stop what a launcher started")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

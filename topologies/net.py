@@ -13,7 +13,15 @@ Called by ``topologies.launch`` (``make run``) once every piece is present:
    flow-class and advertisement digests switched on;
 4. inference nodes on the hosts the topology marks ``kind: inference-node``,
    when model files are present in ``<build>/models``;
-5. the steering service (today the static plan: ``StaticSteering``);
+5. steering, once the nodes advertise (the deployment's ``steering_plan``
+   written to ``<logs>/steering-plan.json`` first, as ``dinctl steer --plan``
+   reads it): by default the controller's steering service
+   (``ControllerSteering``: ``controller.steering.service`` on that plan,
+   its decisions to ``<logs>/controller.log``, and ``controller.telemetry``'s
+   ``/metrics`` and ``/status`` on a port of the host); with
+   ``steering="static"`` the deployment's static plan, written once
+   (``StaticSteering``: the data plane alone, for a steering controller of
+   one's own such as ``dinctl steer``, or failover figures without one);
 6. a map of what runs where, then the scenario: the Mininet CLI with the DIN
    commands (``interactive``, ``topologies.cli``), ``check`` (pings and
    requests, checked) or ``demo`` (``topologies.demo``).
@@ -27,6 +35,7 @@ topologies and the standard library.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -42,16 +51,28 @@ from controller.p4rt import entities as pe
 from controller.p4rt.client import SwitchConnection
 from controller.p4rt.multi import Fabric
 from controller.p4rt.p4info import P4InfoIndex
+from controller.steering.service import SteeringService
+from controller.telemetry.collector import TelemetryCollector
+from controller.telemetry.exporter import MetricsExporter
 from p4lite import toolchain
 from topologies import deployment, model, network
 from topologies.deployment import (
     CLOUD_ONLY_MODEL_ID,
     MODEL_ID,
+    STEERING_SERVICE,
+    STEERING_STATIC,
     Deployment,
     ModelSet,
 )
 from topologies.observe import ADVERT_DIGEST, FLOW_DIGEST, Observer
-from topologies.testbed import RequestSpec, Testbed, start_nodes, stop_nodes
+from topologies.testbed import (
+    CONTROLLER_LOG,
+    STEERING_PLAN,
+    RequestSpec,
+    Testbed,
+    start_nodes,
+    stop_nodes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +81,7 @@ PID_FILE = "launcher.pids"
 # The testbed's controller arbitrates above dinctl's default election id (1): a
 # dinctl command that writes, started beside the testbed, cannot take a switch over.
 ELECTION_ID = 10
+PROGRAMMED_TIMEOUT_S = 30.0  # from the steering service's start to every node in the groups
 
 
 def load_topology(name: str) -> model.Topology:
@@ -117,11 +139,12 @@ def write_runtime_files(dep: Deployment, compiled: toolchain.Compiled, folder: P
 
 
 class StaticSteering:
-    """The deployment's static steering plan, written once; the service stand-in.
+    """The deployment's static plan, written once (``steering="static"``).
 
     It has the steering service's life cycle (``start``/``stop``): the plan's
     entries (instances with backups and staleness, services, tenant policies)
-    go in at start and stay on the switches.
+    go in at start and stay on the switches. Nothing watches the nodes: the
+    data plane's failover is all there is.
     """
 
     def __init__(self, fabric: Fabric, dep: Deployment) -> None:
@@ -136,6 +159,126 @@ class StaticSteering:
 
     def stop(self) -> None:
         """Nothing to undo: the entries go with the switches."""
+
+
+def _module_loggers(packages: tuple[str, ...]) -> list[logging.Logger]:
+    """The loggers of the imported modules of ``packages`` (``logging.getLogger(__name__)``).
+
+    Only plain loggers: Mininet makes every logger created after its import
+    its own console logger (``logging.setLoggerClass`` of a singleton), so
+    the package loggers themselves are not asked for by name here.
+    """
+    return [
+        logger
+        for name, logger in sorted(logging.root.manager.loggerDict.items())
+        if type(logger) is logging.Logger and name.startswith(tuple(p + "." for p in packages))
+    ]
+
+
+class ControllerSteering:
+    """The controller's steering service over the testbed's fabric, with its telemetry.
+
+    ``start`` sends the logs of ``controller.steering`` and
+    ``controller.telemetry`` to ``<logs>/controller.log`` (and no longer to
+    the console, where the CLI is), starts the
+    :class:`~controller.steering.service.SteeringService` and then the
+    :class:`~controller.telemetry.exporter.MetricsExporter` (``/metrics``,
+    ``/status``) on ``metrics_addr:metrics_port`` (port 0: any free port).
+    ``stop`` undoes it in the reverse order; the steering entries stay on
+    the switches.
+    """
+
+    LOGGERS = ("controller.steering", "controller.telemetry")
+
+    def __init__(
+        self,
+        fabric: Fabric,
+        dep: Deployment,
+        logs: Path,
+        *,
+        metrics_addr: str = "127.0.0.1",
+        metrics_port: int = 0,
+    ) -> None:
+        """Prepare the service and the exporter (nothing starts before :meth:`start`)."""
+        self.deployment = dep
+        self.log_file = logs / CONTROLLER_LOG
+        self.service = SteeringService(fabric, deployment.steering_config(dep))
+        self.exporter = MetricsExporter(
+            TelemetryCollector(fabric, steering=self.service), metrics_addr, metrics_port
+        )
+        self._handler: logging.Handler | None = None
+        self._saved: list[tuple[logging.Logger, int, bool]] = []
+
+    @property
+    def metrics_url(self) -> str:
+        """Where ``/metrics`` and ``/status`` are served, as reachable from this machine."""
+        host = self.exporter.host
+        if host in ("0.0.0.0", ""):  # every address: this machine reaches it on loopback
+            host = "127.0.0.1"
+        return f"http://{host}:{self.exporter.port}"
+
+    def start(self) -> None:
+        """Decision log, service, then the metrics endpoint."""
+        self._log_to_file()
+        try:
+            self.service.start()
+            try:
+                self.exporter.start()
+            except OSError as exc:
+                where = f"{self.exporter.host}:{self.exporter.requested_port}"
+                raise network.NetworkError(
+                    f"metrics: cannot serve on {where}: {exc.strerror or exc} "
+                    "(METRICS_PORT= chooses another port)"
+                ) from exc
+        except BaseException:
+            self.service.stop()
+            self._restore_logging()
+            raise
+
+    def wait_programmed(self, timeout: float = PROGRAMMED_TIMEOUT_S) -> None:
+        """Return once every steering switch's group of model 1 holds every node."""
+        want = {n.instance_id for n in self.deployment.nodes}
+        names = self.service.fabric.names
+        switches = [sw for svc in self.service.config.services for sw in svc.switches or names]
+        deadline = time.monotonic() + timeout
+        while not all(set(self.service.weights(sw).get(MODEL_ID, {})) >= want for sw in switches):
+            if time.monotonic() > deadline:
+                heard = sorted(v.instance_id for v in self.service.registry.instances())
+                raise network.NetworkError(
+                    f"steering: the controller had not programmed every node on "
+                    f"{', '.join(switches)} after {timeout:g} s (instances heard: {heard}); "
+                    f"see {self.log_file}"
+                )
+            time.sleep(0.05)  # the service's loop programs every STEERING_INTERVAL_MS
+
+    def stop(self) -> None:
+        """Stop the endpoint, then the service; the log goes back to the console."""
+        try:
+            self.exporter.stop()
+            self.service.stop()
+        finally:
+            self._restore_logging()
+
+    def _log_to_file(self) -> None:
+        handler = logging.FileHandler(self.log_file, mode="w", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        for logger in _module_loggers(self.LOGGERS):
+            self._saved.append((logger, logger.level, logger.propagate))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+        self._handler = handler
+
+    def _restore_logging(self) -> None:
+        handler, self._handler = self._handler, None
+        for logger, level, propagate in self._saved:
+            if handler is not None:
+                logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+        self._saved.clear()
+        if handler is not None:
+            handler.close()
 
 
 def check(testbed: Testbed) -> int:
@@ -175,7 +318,7 @@ def check(testbed: Testbed) -> int:
 
 def print_map(testbed: Testbed, compiled: toolchain.Compiled) -> None:
     """What runs where, in a few lines."""
-    net, dep = testbed.net, testbed.deployment
+    net = testbed.net
     sw = toolchain.switch()
     name = net.topology.name.removesuffix(".json")
     print(
@@ -192,11 +335,8 @@ def print_map(testbed: Testbed, compiled: toolchain.Compiled) -> None:
     for host in net.topology.hosts.values():
         kind = host.extra.get("kind", "host")
         print(f"  {host.name:<6} {kind:<15} {host.ip:<15} {host.mac}")
-    for line in dep.describe():
+    for line in testbed.describe():
         print(f"  {line}")
-    for name, proc in testbed.nodes.items():
-        node_log = testbed.logs / f"{name}-node.log"
-        print(f"  inference node on {name}: pid {proc.pid}, UDP 7350, log {node_log}")
 
 
 @contextmanager
@@ -208,11 +348,21 @@ def started(
     logs: Path,
     pcaps: Path | None = None,
     grpc_base: int = 50051,
+    steering: str = STEERING_SERVICE,
+    metrics_addr: str = "127.0.0.1",
+    metrics_port: int = 0,
 ) -> Iterator[Testbed]:
     """The testbed running: network, pipelines, deployment, nodes, steering; all stopped after.
 
     Model files are read from ``<build>/models`` (without them: routes only).
+    ``steering``: ``"service"`` (the controller's steering service, its
+    metrics on ``metrics_addr:metrics_port``) or ``"static"`` (the static
+    plan); either needs inference nodes, and without them nothing is steered.
     """
+    if steering not in deployment.STEERING_MODES:
+        raise deployment.DeploymentError(
+            f"steering {steering!r}: expected one of {', '.join(deployment.STEERING_MODES)}"
+        )
     models = None
     if (build / "models" / deployment.MODEL_FILES["base"]).is_file():
         models = ModelSet.load(build / "models")
@@ -232,22 +382,33 @@ def started(
             result = install_defaults(fabric, dep)
             write_runtime_files(dep, compiled, logs)
             nodes = start_nodes(net, dep, logs)
-            # ------------------------------------------------------------ steering
-            # The steering service runs here: an object with start() and stop()
-            # (controller.steering's loop: node registry from advertisements,
-            # weights, failover, policy), started once the nodes advertise and
-            # stopped before them. Until it exists, StaticSteering writes the
-            # deployment's static plan once.
-            steering = StaticSteering(fabric, dep)
-            steering.start()
+            if dep.nodes:
+                # The controller's plan, for this testbed's service or a dinctl steer.
+                plan = json.dumps(deployment.steering_plan(dep), indent=2)
+                (logs / STEERING_PLAN).write_text(plan + "\n", encoding="utf-8")
+            # Steering starts once the nodes advertise, and stops before them.
+            control: ControllerSteering | StaticSteering | None = None
+            if steering == STEERING_STATIC:
+                control = StaticSteering(fabric, dep)
+            elif dep.nodes:
+                control = ControllerSteering(
+                    fabric, dep, logs, metrics_addr=metrics_addr, metrics_port=metrics_port
+                )
+            if control is not None:
+                control.start()
             try:
                 testbed = Testbed(net, dep, fabric, observer, nodes, build, logs)
+                testbed.steering_mode = steering if control is not None else ""
+                if isinstance(control, ControllerSteering):
+                    control.wait_programmed()
+                    testbed.steering = control.service
+                    testbed.metrics_url = control.metrics_url
                 testbed.setup_seconds = time.monotonic() - start
                 testbed.entries_installed = result.total
                 yield testbed
             finally:
-                steering.stop()
-            # --------------------------------------------------------------------
+                if control is not None:
+                    control.stop()
         finally:
             stop_nodes(nodes)
             fabric.close()
@@ -263,7 +424,16 @@ def run(args: argparse.Namespace) -> int:
     (args.logs / PID_FILE).write_text(f"{os.getpid()}\n", encoding="utf-8")
     pcaps = args.pcaps if getattr(args, "pcap", False) else None
     try:
-        with started(topo, compiled, build=args.build, logs=args.logs, pcaps=pcaps) as testbed:
+        with started(
+            topo,
+            compiled,
+            build=args.build,
+            logs=args.logs,
+            pcaps=pcaps,
+            steering=args.steering,
+            metrics_addr=args.metrics_addr,
+            metrics_port=args.metrics_port,
+        ) as testbed:
             print_map(testbed, compiled)
             print(
                 f"pipelines and routes installed in {testbed.setup_seconds:.1f} s "

@@ -33,6 +33,12 @@ from p4lite import toolchain
 from topologies.model import Topology
 from topologies.p4switch import P4RuntimeSwitch
 
+# Importing Mininet makes its singleton console logger the class of every logger made
+# afterwards (mininet.log: logging.setLoggerClass): a module imported later would log
+# through Mininet's console handler under Mininet's name, whatever handlers its own
+# logger is given. Loggers made from here on are plain ones again.
+logging.setLoggerClass(logging.Logger)
+
 log = logging.getLogger(__name__)
 
 

@@ -7,7 +7,8 @@ advertisement each switch saw per instance, and packet-in counts by reason.
 instance, policy drops, events, drops); ``read_flow`` reads one flow's
 register slot, from which ``FlowState.features`` gives the 12 features the
 switch classified the flow's last packet on. ``status_text`` formats it all
-for ``din_status``.
+for ``din_status``, and ``steering_lines`` the steering service's view (its
+``status()``: nodes, weights and backups per switch, recent decisions).
 
 Imports controller.p4rt, controller.entries (constants and the crc16 of the
 simulator), topologies.deployment and the standard library.
@@ -24,6 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from controller.entries.schema import NUM_CLASSES
 from controller.entries.simulator import crc16
@@ -403,3 +405,53 @@ def status_text(
         )
         lines.append(f"flow-class digests: {len(flows)}; packet-ins: {punts or 'none'}")
     return "\n".join(lines)
+
+
+def steering_lines(
+    status: Mapping[str, Any], deployment: Deployment, *, nodes: bool = True, decisions: int = 8
+) -> list[str]:
+    """The steering service's view (``SteeringService.status()``) for a person, hosts by name.
+
+    Per node (with ``nodes``): alive or not heard, its last advertisement's
+    age and load; per steering switch and model: the programmed weights and
+    each instance's backup; then the ``decisions`` most recent decisions.
+    """
+    hosts = {n.instance_id: n.host for n in deployment.nodes}
+
+    def name(instance: int | str) -> str:
+        return hosts.get(int(instance), f"instance {instance}")
+
+    lines: list[str] = []
+    if nodes:
+        alive = {int(i["instance_id"]): i for i in status.get("instances", [])}
+        for node in deployment.nodes:
+            i = alive.get(node.instance_id)
+            if i is None:
+                lines.append(f"node {node.host} (instance {node.instance_id}): not heard (expired)")
+                continue
+            lines.append(
+                f"node {node.host} (instance {node.instance_id}): alive, last advertisement "
+                f"{1000 * i['age_s']:.0f} ms ago; queue {i['queue_len']:g}, "
+                f"{i['utilisation']:g}% busy, {i['req_rate']:g} req/s of {i['capacity']:g}"
+            )
+    for switch, sw in status.get("switches", {}).items():
+        backups = {int(r["instance_id"]): int(r["backup_id"]) for r in sw.get("instances", [])}
+        for svc in sw.get("services", []):
+            weights = ", ".join(f"{name(i)} {w}" for i, w in svc["weights"].items()) or "none"
+            backup = ", ".join(
+                f"{name(i)} -> {name(backups[int(i)])}"
+                for i in svc["weights"]
+                if backups.get(int(i))
+            )
+            lines.append(
+                f"steering on {switch}: model {svc['model_id']} -> {weights}"
+                + (f"; backups {backup}" if backup else "")
+            )
+    recent = list(status.get("decisions", []))[-decisions:] if decisions else []
+    if recent:
+        lines.append("recent steering decisions:")
+        for d in recent:
+            when = time.strftime("%H:%M:%S", time.localtime(d["time"]))
+            millis = int(d["time"] * 1000) % 1000
+            lines.append(f"  {when}.{millis:03d} {d['switch'] or '-'} {d['kind']}: {d['detail']}")
+    return lines

@@ -25,6 +25,12 @@ from mininet.node import Switch
 
 from p4lite import toolchain
 
+# Importing Mininet makes its singleton console logger the class of every logger made
+# afterwards (mininet.log: logging.setLoggerClass): a module imported later would log
+# through Mininet's console handler under Mininet's name, whatever handlers its own
+# logger is given. Loggers made from here on are plain ones again.
+logging.setLoggerClass(logging.Logger)
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0

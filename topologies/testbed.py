@@ -31,6 +31,7 @@ import numpy as np
 
 from controller.models import quant
 from controller.p4rt.multi import Fabric
+from controller.steering.service import SteeringService
 from nodes.client import held_out
 from nodes.server import FLAG_BUSY
 from topologies import network
@@ -39,17 +40,20 @@ from topologies.deployment import (
     CLOUD_ONLY_MODEL_ID,
     MODEL_ID,
     SERVICE_ADDR,
+    STEERING_SERVICE,
     Deployment,
     Expected,
     Node,
     Reference,
     Step,
 )
-from topologies.observe import Observer, read_all_counters, status_text
+from topologies.observe import Observer, read_all_counters, status_text, steering_lines
 from traffic.wire import FLAG_FAILOVER, FLAG_POLICY, FLAG_SWITCH_ANSWER
 
 log = logging.getLogger(__name__)
 
+CONTROLLER_LOG = "controller.log"  # the steering service's decisions, in <logs>
+STEERING_PLAN = "steering-plan.json"  # the plan it runs, as ``dinctl steer --plan`` reads it
 CLIENT_TIMEOUT_S = 2.0  # the client waits this long for late answers at the end
 STOP_TIMEOUT_S = 5.0
 
@@ -182,6 +186,9 @@ class Testbed:
     nodes: dict[str, subprocess.Popen[str]]
     build: Path
     logs: Path
+    steering: SteeringService | None = None  # the controller's steering service, when it runs
+    metrics_url: str | None = None  # where its /metrics and /status are served
+    steering_mode: str = STEERING_SERVICE  # "service", "static", or "" (nothing steered)
     reference: Reference | None = field(default=None, init=False)
     setup_seconds: float = field(default=0.0, init=False)  # pipelines and entries
     entries_installed: int = field(default=0, init=False)
@@ -295,7 +302,7 @@ class Testbed:
         return f"instance {instance_id}"
 
     def status(self) -> str:
-        """Counters of every switch, node advertisements and processes, digests, as text."""
+        """Counters of every switch, node advertisements and processes, digests, steering."""
         forest = self.deployment.models.forest if self.deployment.models else None
         classes = forest.classes if forest is not None else ()
         text = status_text(read_all_counters(self.fabric), self.deployment, self.observer, classes)
@@ -304,7 +311,34 @@ class Testbed:
             + ("running" if p.poll() is None else f"exited with {p.returncode}")
             for host, p in self.nodes.items()
         ]
-        return "\n".join([text, *procs])
+        steering = []
+        if self.steering is not None:
+            steering = [
+                f"steering service (decisions in {self.logs / CONTROLLER_LOG}, "
+                f"metrics {self.metrics_url}/metrics):",
+                *(f"  {line}" for line in steering_lines(self.steering.status(), self.deployment)),
+            ]
+        return "\n".join([text, *procs, *steering])
+
+    def describe(self) -> list[str]:
+        """What runs where: the deployment, the steering now, node processes, the endpoint."""
+        lines = self.deployment.describe(self.steering_mode or STEERING_SERVICE)
+        if self.steering is not None:
+            status = self.steering.status()
+            lines += steering_lines(status, self.deployment, nodes=False, decisions=0)
+            lines.append(
+                f"controller: decisions in {self.logs / CONTROLLER_LOG}, plan "
+                f"{self.logs / STEERING_PLAN}; metrics {self.metrics_url}/metrics, "
+                f"status {self.metrics_url}/status"
+            )
+        elif self.steering_mode and self.deployment.nodes:
+            lines.append(f"the controller's plan, for dinctl steer: {self.logs / STEERING_PLAN}")
+        for host, proc in self.nodes.items():
+            lines.append(
+                f"inference node on {host}: pid {proc.pid}, UDP 7350, "
+                f"log {self.logs / f'{host}-node.log'}"
+            )
+        return lines
 
     def restart_node(self, host: str) -> int:
         """Start the inference node on ``host`` again (after ``kill_node``); returns its PID."""

@@ -11,21 +11,34 @@ and requests sent from Mininet hosts.
   simulated, then the node's integer model), and the switches' layer and
   early-exit counters show the layers ran where the role entries put them;
 - the sensitive tenant's requests are only ever served on premises;
-- each switch's installed entries are in its tutorials ``sN-runtime.json``.
+- each switch's installed entries are in its tutorials ``sN-runtime.json``;
+- the controller's steering service runs with it: every node in s1's
+  selector group (read back from the switch), ``/metrics`` (parsed by a
+  strict Prometheus text reader) and ``/status`` served, decisions logged;
+  a node killed is expired by the service and leaves the group, and is
+  taken back once it advertises again.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import re
 import subprocess
+import time
+import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controller.entries import runtime_json
+from controller.steering.config import load_config
+from controller.steering.program import SwitchProgrammer, summarize
 from p4lite import toolchain
-from topologies import flows, net
+from topologies import deployment, flows, net
 from topologies.deployment import SENSITIVE, TENANT_SENSITIVE
 from topologies.observe import read_all_counters
 from topologies.testbed import RequestSpec, Testbed
@@ -163,3 +176,96 @@ def test_each_switch_has_its_entries_in_a_tutorials_runtime_file(testbed: Testbe
     for name, switch in dep.topology.switches.items():
         runtime = runtime_json.read(testbed.logs / (switch.runtime_json or f"{name}-runtime.json"))
         assert list(runtime.entries) == list(dep.entries[name]), name
+
+
+def _promtext() -> Any:
+    """The strict Prometheus text reader of tests/unit/telemetry (loaded by path)."""
+    spec = importlib.util.spec_from_file_location(
+        "promtext", REPO / "tests" / "unit" / "telemetry" / "promtext.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=20) as answer:
+        assert answer.status == 200
+        return str(answer.read().decode())
+
+
+def _group(testbed: Testbed, switch: str = "s1") -> dict[int, int]:
+    """Model 1's selector group as the switch holds it: instance -> weight."""
+    read: dict[str, Any] = summarize(SwitchProgrammer(testbed.fabric[switch]).read())
+    # One group, matched by a din_steer entry per stage.
+    (weights,) = {svc["group_id"]: svc["weights"] for svc in read["services"]}.values()
+    return {int(i): int(w) for i, w in weights.items()}
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_the_steering_service_steers_logs_and_serves_metrics(testbed: Testbed) -> None:
+    service = testbed.steering
+    assert service is not None and testbed.metrics_url is not None
+    nodes = {n.instance_id for n in testbed.deployment.nodes}
+    # Programmed before the testbed was handed over: every node in s1's group, on the switch.
+    assert set(service.weights("s1")[1]) == nodes
+    assert set(_group(testbed)) == nodes
+    assert service.weights("s2") == service.weights("s3") == {}
+    # /metrics: Prometheus text, the three instances alive, s1's weights, the counters.
+    fams = _promtext().parse(_get(testbed.metrics_url + "/metrics"))
+    up = {s[1]["instance"]: s[2] for s in fams["din_instance_up"]["samples"]}
+    assert up == {"1": 1.0, "2": 1.0, "3": 1.0}
+    weights = {
+        s[1]["instance"]: s[2]
+        for s in fams["din_service_weight"]["samples"]
+        if s[1]["switch"] == "s1" and s[1]["model"] == "1"
+    }
+    assert {int(i): int(w) for i, w in weights.items()} == service.weights("s1")[1]
+    assert {s[1]["switch"] for s in fams["din_switch_up"]["samples"]} == {"s1", "s2", "s3"}
+    assert fams["din_events_total"]["type"] == "counter"
+    # /status: the same view as JSON.
+    status = json.loads(_get(testbed.metrics_url + "/status"))
+    assert {i["instance_id"] for i in status["instances"]} == nodes
+    assert status["steering"]["switches"]["s1"]["services"][0]["model_id"] == 1
+    # Its decisions in the controller's log; its plan where dinctl steer reads it.
+    log_text = (testbed.logs / "controller.log").read_text(encoding="utf-8")
+    added = re.findall(r"s1: model1: added \[([\d, ]+)\]", log_text)
+    assert {int(i) for ids in added for i in ids.split(",")} == nodes, log_text
+    plan = testbed.logs / "steering-plan.json"
+    assert json.loads(plan.read_text()) == deployment.steering_plan(testbed.deployment)
+    assert load_config(plan) == service.config
+    # din_status shows the steering view next to the counters.
+    text = testbed.status()
+    assert "node e1 (instance 1): alive, last advertisement" in text
+    assert "steering on s1: model 1 -> e1 " in text and "backups e1 -> c" in text
+
+
+def test_a_killed_node_is_expired_and_leaves_the_group_then_comes_back(
+    testbed: Testbed,
+) -> None:
+    # Last in this module: the node is started again at the end all the same.
+    service = testbed.steering
+    assert service is not None
+    killed_at = time.time()
+    testbed.kill_node("c2")
+    try:
+        _wait(lambda: 3 not in service.weights("s1")[1], 10, "the controller to drop c2")
+        expired = [d for d in service.decisions if d.kind == "expired" and d.time >= killed_at]
+        assert [d.detail for d in expired] == ["instance 3"]
+        # Well under the goal of 1 s, with room for a loaded host.
+        assert expired[0].time - killed_at < 2.0
+        assert set(_group(testbed)) == {1, 2}
+        assert "node c2 (instance 3): not heard (expired)" in testbed.status()
+        fams = _promtext().parse(_get(str(testbed.metrics_url) + "/metrics"))
+        assert {s[1]["instance"] for s in fams["din_instance_up"]["samples"]} == {"1", "2"}
+    finally:
+        testbed.restart_node("c2")
+    _wait(lambda: 3 in service.weights("s1")[1], 20, "c2 back in the group")
+    assert set(_group(testbed)) == {1, 2, 3}

@@ -22,6 +22,13 @@ RUN_ELSEWHERE = {
     "make run PCAP=1": "tests/mininet/test_make_run.py",
     "make run TOPO=leaf-spine": "tests/mininet/test_make_run.py",
     "make models": "tests/mininet/test_make_run.py",  # make run depends on it
+    "make run STEERING=static": "tests/mininet/test_make_run.py",
+    # Beside a testbed with the static plan: the README's plan file, dinctl steer, its status.
+    ".venv/bin/dinctl steer --plan logs/steering-plan.json --grpc-addr s1=127.0.0.1:50051 "
+    "--election-id 11 --metrics-port 9101": "tests/mininet/test_make_run.py",
+    ".venv/bin/dinctl status --grpc-addr 127.0.0.1:50051 --steering-url http://127.0.0.1:9101": (
+        "tests/mininet/test_make_run.py"
+    ),
     # Derivation on captures the test writes; training when data/ holds the real set.
     "make data": "tests/unit/models/test_make_data.py",
     ".venv/bin/dinctl train forest --data data/flows-ndpi.npz --packet-limit 8 --max-depth 8 "

@@ -7,18 +7,21 @@ reference's expected answers against the models layer's integer inference.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from controller.entries import TableEntry
+from controller.entries import Lpm, TableEntry
 from controller.entries.mlp import MODE_EXIT_HEAD, MODE_FORWARD
 from controller.models import mlp, quant
 from controller.models.datasets import digits16
 from controller.models.files import save_model
 from controller.models.synthetic import flow_dataset
 from controller.models.trees import train_flow_classifier
+from controller.steering.config import config_from_dict
+from controller.steering.policy import compile_policies
 from topologies import deployment as d
 from topologies import model
 
@@ -130,8 +133,70 @@ def test_the_map_says_what_runs_where(plan: d.Deployment) -> None:
     text = "\n".join(plan.describe())
     assert "s1: layer 0 + exit head (layer 128" in text
     assert "s2: layer 1" in text
-    assert "instance 2 c1 (cloud) 10.0.3.1: weight 1, backup e1, stale after 200 ms" in text
+    assert "instance 2 c1 (cloud) 10.0.3.1\n" in text
+    assert "steering: the controller's service on s1: weights from the nodes' advertised" in text
+    assert "data-plane failover after 80 ms without an advertisement, controller expiry " in text
     assert "policy: tenant 2 sensitivity 1 -> e1" in text
+    static = "\n".join(plan.describe(d.STEERING_STATIC))
+    assert "instance 2 c1 (cloud) 10.0.3.1: weight 1, backup e1, stale after 80 ms" in static
+    assert "steering: the static plan, written once" in static
+
+
+def test_the_steering_plan_is_the_deployments_for_the_controller(plan: d.Deployment) -> None:
+    data = d.steering_plan(plan)
+    assert data["instances"] == [
+        {"id": 1, "location": "premises", "addr": "10.0.2.1"},
+        {"id": 2, "location": "cloud", "addr": "10.0.3.1"},
+        {"id": 3, "location": "cloud", "addr": "10.0.3.2"},
+    ]
+    # Steered by the clients' switch, at any stage a request may reach it.
+    assert data["services"] == [{"model_id": 1, "match": [[1, 0], [1, 1], [1, 2]],
+                                 "switches": ["s1"]}]  # fmt: skip
+    assert data["premises"] == ["s1", "s2"]
+    assert (data["dataplane_stale_ms"], data["stale_after_ms"]) == (
+        d.DATAPLANE_STALE_MS,
+        d.CONTROLLER_STALE_MS,
+    )
+    cfg = d.steering_config(plan)
+    assert cfg.dataplane_stale_us == d.STALE_AFTER_US
+    assert cfg.digest_batch_s == pytest.approx(d.DIGEST_BATCH_MS / 1000)
+    assert [s.instance_id for s in cfg.instances] == [n.instance_id for n in plan.nodes]
+    # The static plan's policies, compiled by the controller: the same rows.
+    locations = {i.instance_id: i.location for i in cfg.instances}
+    rows = {(p.tenant_id, p.sensitivity): (p.allowed, p.raw)
+            for p in compile_policies(cfg.policies, locations)}  # fmt: skip
+    static = {(p.tenant_id, p.sensitivity): (p.allowed, p.raw) for p in plan.plan.policies}
+    assert (
+        rows
+        == static
+        == {
+            (d.TENANT_NORMAL, 0): ((1, 2, 3), (1, 2, 3)),
+            (d.TENANT_SENSITIVE, d.SENSITIVE): ((1,), (1,)),
+        }
+    )
+    # A dinctl steer plan file: the JSON reads back as the same configuration.
+    assert config_from_dict(json.loads(json.dumps(data))) == cfg
+
+
+def test_advertisements_end_on_the_clients_switch_without_a_packet_in(
+    plan: d.Deployment,
+) -> None:
+    sinks = {
+        s: [e for e in _table(plan, s, "MyIngress.ipv4_lpm") if e.action == "MyIngress.drop"]
+        for s in ("s1", "s2", "s3")
+    }
+    assert sinks["s2"] == sinks["s3"] == []
+    (sink,) = sinks["s1"]
+    assert sink == d.advert_sink_entry("10.0.1.254")
+    assert sink.match_dict()["hdr.ipv4.dst_addr"] == Lpm(0x0A0001FE, 32)
+
+
+def test_without_inference_nodes_there_is_nothing_to_steer() -> None:
+    topo = model.leaf_spine(leaves=2, spines=1, hosts_per_leaf=2)
+    dep = d.plan(topo, None)
+    with pytest.raises(d.DeploymentError, match="no inference nodes: nothing to steer"):
+        d.steering_plan(dep)
+    assert d.steering_switches(topo) == ("s1", "s2")
 
 
 def test_reference_answers_as_the_models_do(plan: d.Deployment, models: d.ModelSet) -> None:

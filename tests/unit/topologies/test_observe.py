@@ -1,4 +1,5 @@
-"""topologies.observe: flow slots, signatures and features as din.p4 computes them.
+"""topologies.observe: flow slots, signatures and features as din.p4 computes them; the
+steering service's view as din_status shows it.
 
 A flow's frames go through din.p4 on p4lite's switch core with a clock the
 test sets; the register slot ``FlowKey.slot`` names must hold the flow under
@@ -9,6 +10,7 @@ classifier was trained on).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from controller.models.features import flow_features
+from topologies import deployment, model
 from topologies.observe import (
     FLOW_REGISTERS,
     FLOW_TABLE_SIZE,
     REGISTER_PREFIX,
     FlowKey,
     flow_state,
+    steering_lines,
 )
 from traffic.frames import PROTO_TCP, PROTO_UDP, Endpoints, frame_of_size
 
@@ -99,3 +103,43 @@ def test_flow_key_text() -> None:
     assert str(FlowKey("10.0.1.1", "10.0.2.250", 6, 40000, 443)) == (
         "tcp 10.0.1.1:40000 -> 10.0.2.250:443"
     )
+
+
+def test_the_steering_view_names_nodes_by_host() -> None:
+    topo = model.load(REPO / "topologies" / "enterprise.json")
+    dep = deployment.plan(topo, None)
+    dep = dataclasses.replace(dep, nodes=deployment.inference_nodes(topo))
+    status = {
+        "instances": [
+            {"instance_id": 1, "addr": "10.0.2.1", "queue_len": 0, "utilisation": 3,
+             "req_rate": 35, "capacity": 4000, "age_s": 0.012},
+            {"instance_id": 2, "addr": "10.0.3.1", "queue_len": 2, "utilisation": 40.5,
+             "req_rate": 120, "capacity": 300, "age_s": 0.03},
+        ],
+        "switches": {
+            "s1": {
+                "services": [{"model_id": 1, "weights": {"1": 9, "2": 7}}],
+                "instances": [{"instance_id": 1, "backup_id": 2},
+                              {"instance_id": 2, "backup_id": 1},
+                              {"instance_id": 3, "backup_id": 0}],
+            },
+            "s2": {"services": [], "instances": []},
+        },
+        "decisions": [
+            {"time": 1.5, "switch": "", "kind": "expired", "detail": "instance 3"},
+            {"time": 1.6, "switch": "s1", "kind": "program", "detail": "model1: removed [3]"},
+        ],
+    }  # fmt: skip
+    lines = steering_lines(status, dep)
+    assert lines[:3] == [
+        "node e1 (instance 1): alive, last advertisement 12 ms ago; queue 0, 3% busy, "
+        "35 req/s of 4000",
+        "node c1 (instance 2): alive, last advertisement 30 ms ago; queue 2, 40.5% busy, "
+        "120 req/s of 300",
+        "node c2 (instance 3): not heard (expired)",
+    ]
+    assert lines[3] == "steering on s1: model 1 -> e1 9, c1 7; backups e1 -> c1, c1 -> e1"
+    assert lines[4] == "recent steering decisions:"
+    assert lines[5].endswith(".500 - expired: instance 3")
+    assert lines[6].endswith(".600 s1 program: model1: removed [3]")
+    assert steering_lines(status, dep, nodes=False, decisions=0) == [lines[3]]
