@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 PROG = "dinctl"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_VERSION = 1
+DEFAULT_RESTARTS = 6  # initialisations of an MLP; the most accurate on the training data is kept
 
 
 class UsageError(Exception):
@@ -112,13 +113,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         split = digits16(args.seed)
         hidden = args.hidden or (mlp.LARGE_HIDDEN if args.large else mlp.BASE_HIDDEN)
         name = args.name or ("digits-mlp-large" if args.large else "digits-mlp")
+        version = DEFAULT_VERSION if args.model_version is None else args.model_version
         model = mlp.train_mlp(
             split,
             hidden=hidden,
             seed=args.seed,
             name=name,
-            version=DEFAULT_VERSION if args.model_version is None else args.model_version,
+            version=version,
             percentile=args.percentile,
+            restarts=args.restarts,
         )
     elif args.kind == "head":
         if args.base is None:
@@ -1022,6 +1025,14 @@ def build_parser() -> argparse.ArgumentParser:
     group = train.add_argument_group("mlp and head")
     group.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 16,16")
     group.add_argument("--large", action="store_true", help="the large escalation model")
+    group.add_argument(
+        "--restarts",
+        type=_int_at_least(1),
+        default=DEFAULT_RESTARTS,
+        metavar="N",
+        help="mlp: train from N initialisations (seeds --seed, --seed+1, ...) and keep the most "
+        f"accurate on the training data, quantized (default {DEFAULT_RESTARTS})",
+    )
     group.add_argument("--base", metavar="FILE", help="base mlp of an early-exit head")
     group.add_argument(
         "--target-accuracy",

@@ -46,6 +46,10 @@ def test_train_info_evaluate_mlp(
     assert manifest["kind"] == "mlp"
     assert manifest["created"]["data"]["name"] == "digits16"
     assert [layer["outputs"] for layer in manifest["layers"]] == [16, 16, 10]
+    # Six initialisations (seeds 1..6 from --seed 1); the kept one is recorded.
+    data = manifest["created"]["data"]
+    assert data["restarts"] == 6 and data["train_seed"] in range(1, 7)
+    assert 0.9 <= data["train_accuracy"] <= 1.0
 
     done = dinctl("evaluate", mlp_file, "--json", cwd=work)
     assert done.returncode == 0, done.stderr

@@ -149,6 +149,26 @@ def test_requantize_recalibrates_a_heads_exits(base: MLPModel, split: Split) -> 
     assert again.layers[1].out_scale <= head.layers[1].out_scale
 
 
+def test_restarts_keep_the_most_accurate_on_the_training_data() -> None:
+    small = digits16(0, limit=400)
+    singles = [train_mlp(small, seed=s, max_iter=60) for s in (3, 4, 5)]
+    train_acc = [
+        float(np.mean(predict_int(m, quantize_input(m, small.x_train))[0] == small.y_train))
+        for m in singles
+    ]
+    kept = train_mlp(small, seed=3, max_iter=60, restarts=3)
+    first_best = int(np.argmax(train_acc))  # the lowest seed on a tie
+    assert kept.data["train_seed"] == 3 + first_best
+    assert kept.data["restarts"] == 3
+    assert kept.data["train_accuracy"] == round(train_acc[first_best], 6)
+    for got, want in zip(kept.layers, singles[first_best].layers, strict=True):
+        assert np.array_equal(got.weight, want.weight) and np.array_equal(got.bias, want.bias)
+    # One initialisation records nothing about restarts.
+    assert "restarts" not in singles[0].data
+    with pytest.raises(ModelError, match=r"restarts 0: expected 1 or more"):
+        train_mlp(small, restarts=0)
+
+
 def test_training_rejects_bad_sizes(split: Split) -> None:
     with pytest.raises(ModelError, match=r"hidden layer sizes \(16, 0\)"):
         train_mlp(split, hidden=(16, 0))
