@@ -525,6 +525,20 @@ class SwitchConnection:
         """Call ``callback`` (in the stream thread) for every digest list instead of queueing."""
         self._digest_listeners.append(callback)
 
+    def remove_packet_in_listener(self, callback: Callable[[PacketIn], None]) -> None:
+        """Stop calling ``callback``; packet-ins queue again once no listener is left.
+
+        Raises ``ValueError`` for a callback that was not added.
+        """
+        self._packet_listeners.remove(callback)
+
+    def remove_digest_listener(self, callback: Callable[[DigestList], None]) -> None:
+        """Stop calling ``callback``; digest lists queue again once no listener is left.
+
+        Raises ``ValueError`` for a callback that was not added.
+        """
+        self._digest_listeners.remove(callback)
+
     def ack_digest(self, digest: DigestList) -> None:
         """Acknowledge a digest list so that the switch may send the next one."""
         req = p4runtime_pb2.StreamMessageRequest()

@@ -166,6 +166,14 @@ class SteeringService:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # What start() listens with on each switch, for stop() to take back.
+        self._listening: list[
+            tuple[
+                SwitchConnection,
+                Callable[[DigestList], None],
+                Callable[[PacketIn], None],
+            ]
+        ] = []
         self._running = False
         self._started_at = clock()
         self.registry.add_listener(self._on_registry)
@@ -182,8 +190,11 @@ class SteeringService:
                 conn.load_index()
             self._enable_digest(conn)
             name = conn.name
-            conn.add_digest_listener(functools.partial(self._on_digest, name))
-            conn.add_packet_in_listener(functools.partial(self._on_packet_in, name))
+            on_digest = functools.partial(self._on_digest, name)
+            on_packet_in = functools.partial(self._on_packet_in, name)
+            conn.add_digest_listener(on_digest)
+            conn.add_packet_in_listener(on_packet_in)
+            self._listening.append((conn, on_digest, on_packet_in))
         if self.repartitioner is not None:
             self.repartitioner.prepare()
         if self.prober is not None:
@@ -208,6 +219,10 @@ class SteeringService:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        for conn, on_digest, on_packet_in in self._listening:
+            conn.remove_digest_listener(on_digest)
+            conn.remove_packet_in_listener(on_packet_in)
+        self._listening.clear()
         if self.prober is not None:
             self.prober.uninstall()
         log.info("steering stopped")

@@ -123,6 +123,29 @@ def test_registry_is_fed_by_real_digests_and_packet_ins(make_switch: Any, kit: A
         service.stop()
 
 
+def test_a_stopped_service_stops_listening_and_another_takes_over(
+    make_switch: Any, kit: Any
+) -> None:
+    s1 = make_switch("s1")
+    first = SteeringService(Fabric([s1.conn]), _config())
+    first.start()
+    first.stop()
+    second = SteeringService(Fabric([s1.conn]), _config())
+    second.start()
+    try:
+        s1.inject(2, kit.advert_frame(2, 2))
+        kit.wait_for(lambda: second.registry.get(2) is not None, what="instance 2")
+        assert first.registry.get(2) is None
+        assert first.counts["adverts_digest"] == 0 and first.counts["adverts_packet_in"] == 0
+    finally:
+        second.stop()
+    # No listener is left on the connection: its digests queue for a reader again.
+    s1.inject(3, kit.advert_frame(3, 3))
+    digest = s1.conn.digests.get(timeout=5)
+    assert digest.digest == "advertisement_digest_t"
+    assert second.registry.get(3) is None
+
+
 def test_weights_are_programmed_and_spread_requests_by_capacity(
     make_switch: Any, kit: Any, adverts: Callable[..., Adverts]
 ) -> None:
