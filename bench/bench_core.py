@@ -6,9 +6,12 @@ the ceiling the data-plane loop around it can reach. Programs, compiled with
 ``--din-json``):
 
 - ``tests/p4/ipv4_lpm.p4`` with one /24 route and ``--entries`` /32 routes;
-- ``p4src/din.p4``: an ordinary UDP flow (routing, flow classifier idle), and
-  a DIN request through two MLP layers (the second by recirculation) that the
-  switch answers, with a table entry for each input value the request carries.
+- ``p4src/din.p4``: an ordinary UDP flow (routing, flow classifier idle), the
+  same flow with a random forest installed (``din_flow_classified``: feature
+  registers, quantization ranges, codes and trees, built as
+  ``bench/bench_switch.py`` builds them), and a DIN request through two MLP
+  layers (the second by recirculation) that the switch answers, with a table
+  entry for each input value the request carries.
 
 Prints the figures and, with ``--json FILE``, writes them (``python -m bench``).
 Each figure is the best of ``--repeat`` runs of ``--seconds``; no pass/fail.
@@ -27,7 +30,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from p4lite.switch.core import ActionCall, ExactMatch, LpmMatch, Switch, SwitchOptions
+from controller.entries import types as et
+from controller.install import model_entries
+from controller.models.synthetic import flow_dataset
+from controller.models.trees import train_flow_classifier
+from p4lite.switch.core import (
+    ActionCall,
+    ExactMatch,
+    KeyMatch,
+    LpmMatch,
+    RangeMatch,
+    Switch,
+    SwitchOptions,
+    TernaryMatch,
+)
 from traffic.frames import Endpoints, udp_frame
 from traffic.wire import DinHeader, encode
 
@@ -154,6 +170,34 @@ def din_switch(program: str) -> tuple[Switch, bytes]:
     return sw, request
 
 
+def install_forest(sw: Switch) -> int:
+    """The random forest of bench_switch's ``flow_classified`` in classifier slot 1;
+    returns the number of entries."""
+    forest = train_flow_classifier(flow_dataset(40, seed=1), seed=1)
+    entries = model_entries(forest, 1)
+    for entry in entries:
+        if not isinstance(entry, et.TableEntry) or entry.action is None:
+            raise RuntimeError(f"unexpected forest entity {entry!r}")
+        given = entry.match_dict()
+        matches: list[KeyMatch | None] = []
+        for key in sw.table_info(entry.table).keys:
+            match given.get(key.name):
+                case et.Exact(value):
+                    matches.append(ExactMatch(value))
+                case et.Range(low, high):
+                    matches.append(RangeMatch(low, high))
+                case et.Ternary(value, mask):
+                    matches.append(TernaryMatch(value, mask))
+                case et.Lpm(value, plen):
+                    matches.append(LpmMatch(value, plen))
+                case None:
+                    matches.append(None)
+        params = entry.param_dict()
+        values = tuple(params[p.name] for p in sw.action_info(entry.action).params)
+        sw.add_entry(entry.table, matches, ActionCall(entry.action, values), entry.priority)
+    return len(entries)
+
+
 def main() -> int:
     """Measure, print and optionally save the figures."""
     parser = argparse.ArgumentParser(
@@ -186,6 +230,13 @@ def main() -> int:
     if [p for p, _ in sw.process(1, flow)] != [2]:
         raise RuntimeError("din: the ordinary flow is not forwarded to port 2")
     figures["din_flow"] = rate(sw.process, 1, flow, args.seconds, args.repeat)
+    classified, _ = din_switch(din_text)
+    forest = install_forest(classified)
+    if [p for p, _ in classified.process(1, flow)] != [2]:
+        raise RuntimeError("din: the classified flow is not forwarded to port 2")
+    figures["din_flow_classified"] = {"entries": forest} | rate(
+        classified.process, 1, flow, args.seconds, args.repeat
+    )
     answer = sw.process(1, request)
     if [p for p, _ in answer] != [1]:
         raise RuntimeError("din: the request is not answered to port 1")
