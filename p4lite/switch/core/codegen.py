@@ -2,14 +2,17 @@
 
 Packing and unpacking header fields is the bulk of per-packet work. For each
 layout the loader generates one Python function whose body is a single
-expression over integer constants (shifts and masks only; no text from the JSON
-reaches the generated source). Standard library only.
+expression over integer constants (shifts and masks only). ``Scope`` holds the
+objects other generated functions (actions, conditions, table keys) refer to:
+the generator names them itself, so no text from the JSON reaches any
+generated source, only integers and names made here. Standard library only.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,47 @@ def _compile(name: str, src: str) -> Callable[..., object]:
     fn = scope[name]
     assert callable(fn)
     return fn
+
+
+class Scope:
+    """The objects a generated function refers to, each under a name made here."""
+
+    __slots__ = ("_count", "_names", "env")
+
+    def __init__(self) -> None:
+        self.env: dict[str, object] = {}
+        self._names: dict[int, str] = {}
+        self._count = 0
+
+    def _fresh(self, hint: str) -> str:
+        self._count += 1
+        return f"_{hint}{self._count}"
+
+    def ref(self, obj: object, hint: str = "o") -> str:
+        """The global name ``obj`` has in the generated code (one name per object)."""
+        # env keeps obj alive, so its id stays unique while the name is in use.
+        name = self._names.get(id(obj))
+        if name is None:
+            name = self._fresh(hint)
+            self.env[name] = obj
+            self._names[id(obj)] = name
+        return name
+
+    def reserve(self, hint: str) -> str:
+        """A fresh global name, bound later by assigning ``env[name]``."""
+        name = self._fresh(hint)
+        self.env[name] = None
+        return name
+
+    def function(self, name: str, params: str, body: Sequence[str]) -> Callable[..., Any]:
+        """Compile ``def name(params): body`` (lines indented here) in this scope."""
+        lines = [f"def {name}({params}):", *(f"    {line}" for line in body or ["pass"])]
+        src = "\n".join(lines) + "\n"
+        logger.debug("generated %s:\n%s", name, src)
+        exec(compile(src, f"<p4lite-{name}>", "exec"), self.env)
+        fn = self.env.pop(name)
+        assert callable(fn)
+        return fn
 
 
 def make_packer(widths: Sequence[int]) -> Packer:

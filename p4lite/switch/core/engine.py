@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from p4lite.switch.core import hashes
 from p4lite.switch.core.api import (
@@ -29,8 +29,8 @@ from p4lite.switch.core.api import (
     RangeMatch,
     TernaryMatch,
 )
-from p4lite.switch.core.codegen import make_concat, make_unpacker
-from p4lite.switch.core.primitives import compile_primitive, jump_runner
+from p4lite.switch.core.codegen import Scope, make_concat, make_unpacker
+from p4lite.switch.core.primitives import compile_primitive, jump_runner, primitive_src
 from p4lite.switch.core.tables import Action, ActionProfile, KeySpec, Table
 
 logger = logging.getLogger(__name__)
@@ -227,6 +227,9 @@ class LearnList:
     field_names: list[str]
 
 
+Step = Callable[["Pkt"], "Step | None"]
+
+
 class Node:
     """A pipeline node: a table or a conditional."""
 
@@ -235,29 +238,22 @@ class Node:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def run(self, p: Pkt) -> Node | None:
-        """Apply the node and return the next one."""
-        raise NotImplementedError
-
 
 class CondNode(Node):
-    """A conditional node."""
+    """A conditional node: its JSON expression and the nodes it leads to."""
 
-    __slots__ = ("cond", "f", "t")
+    __slots__ = ("expr", "f", "path", "t")
 
-    def __init__(self, name: str, cond: Fn) -> None:
+    def __init__(self, name: str, expr: Json, path: str) -> None:
         super().__init__(name)
-        self.cond = cond
+        self.expr = expr
+        self.path = path
         self.t: Node | None = None
         self.f: Node | None = None
 
-    def run(self, p: Pkt) -> Node | None:
-        """Evaluate the condition."""
-        return self.t if self.cond(p, ()) else self.f
-
 
 class TableNode(Node):
-    """A table node."""
+    """A table node and the nodes it leads to."""
 
     __slots__ = ("base_next", "hit_next", "miss_next", "next_by_action", "table", "use_hit")
 
@@ -270,30 +266,35 @@ class TableNode(Node):
         self.next_by_action: dict[str, Node | None] = {}
         self.base_next: Node | None = None
 
-    def run(self, p: Pkt) -> Node | None:
-        """Apply the table."""
-        hit, action = self.table.apply(p)
+    def successors(self) -> list[Node | None]:
+        """Every node the table may lead to."""
         if self.use_hit:
-            return self.hit_next if hit else self.miss_next
-        if action is None:
-            return self.base_next
-        return self.next_by_action.get(action, self.base_next)
+            return [self.hit_next, self.miss_next]
+        return [self.base_next, *self.next_by_action.values()]
 
 
 @dataclass(slots=True)
 class Pipeline:
-    """A control's tables and conditionals."""
+    """A control's tables and conditionals, and the generated step of its first node.
+
+    A step applies its node (and the nodes it alone leads to, generated inline)
+    and returns the step of the next node, or None at the end or after ``exit``.
+    """
 
     name: str
     init: Node | None
+    step: Step | None
 
     def run(self, p: Pkt) -> None:
         """Apply the control until the end or ``exit``."""
-        node = self.init
-        while node is not None:
-            node = node.run(p)
-            if p.exit:
-                break
+        step = self.step
+        if p.exit:
+            # Set before the control began: the first node runs, then the control ends.
+            if step is not None:
+                step(p)
+            return
+        while step is not None:
+            step = step(p)
 
 
 def _hex(path: str, value: Json) -> int:
@@ -866,6 +867,107 @@ class Program:
             case _:
                 raise LoadError(f"{path}.op", f"unknown expression op {op!r}")
 
+    # ---------------------------------------------------- expression source
+    def expr_src(self, node: Json, path: str, scope: Scope) -> tuple[str, str]:
+        """Python source of an expression, and what it yields: "int", "bool" or "any".
+
+        The source reads ``p`` (the packet), ``a`` (action data), ``h = p.h`` and
+        ``v = p.v``; it gives the values ``expr`` gives, evaluates operands in the
+        same order and raises what it raises. Forms without a source of their own
+        call the closure ``expr`` makes.
+        """
+        if isinstance(node, dict):
+            kind = node.get("type")
+            val = node.get("value")
+            vpath = f"{path}.value"
+            if "op" in node:
+                src = self._op_src(node, path, scope)
+                if src is not None:
+                    return src
+            elif kind == "field":
+                hidx, fidx = self.field_ref(val, vpath)
+                return (f"v[{hidx}]" if fidx == VALID_FIELD else f"h[{hidx}][{fidx}]"), "int"
+            elif kind == "hexstr":
+                return f"({_hex(vpath, val)})", "int"
+            elif kind == "bool":
+                return ("True" if val else "False"), "bool"
+            elif kind in ("runtime_data", "local"):
+                self.expr(node, path)  # checks the index
+                return f"a[{_hex(vpath, val)}]", "int"
+            elif kind == "expression":
+                return self.expr_src(val, vpath, scope)
+            elif kind == "header":
+                return str(self.header(val, vpath)), "int"
+        return f"{scope.ref(self.expr(node, path), 'e')}(p, a)", "any"
+
+    def _op_src(self, node: Json, path: str, scope: Scope) -> tuple[str, str] | None:
+        """``expr_src`` of an ``{op, left, right}`` node, or None where it has none."""
+        op = node["op"]
+        left = node.get("left")
+        right = node.get("right")
+        if op == "valid":
+            if isinstance(right, dict) and right.get("type") == "header":
+                return f"(v[{self.header(right.get('value'), f'{path}.right.value')}] != 0)", "bool"
+            return None
+        if op in _SRC_UNARY and right is not None and (left is None or op != "-"):
+            r, rk = self.expr_src(right, f"{path}.right", scope)
+            match op:
+                case "-":
+                    return f"(-{r})", "int" if rk == "int" else "any"
+                case "~":
+                    return (f"(~{r})" if rk == "int" else f"(~int({r}))"), "int"
+                case "not":
+                    return f"(not {r})", "bool"
+                case "d2b":
+                    return (r if rk == "bool" else f"bool({r})"), "bool"
+                case _:  # b2d
+                    return f"(1 if {r} else 0)", "int"
+        if op not in _SRC_BINARY or left is None or right is None:
+            return None
+        if op == "?":
+            cnode = node.get("cond")
+            if cnode is None:
+                return None
+            c, _ = self.expr_src(cnode, f"{path}.cond", scope)
+        lsrc, lk = self.expr_src(left, f"{path}.left", scope)
+        rsrc, rk = self.expr_src(right, f"{path}.right", scope)
+        ints = "int" if lk == rk == "int" else "any"
+        match op:
+            case "==" | "!=" | "<" | ">" | "<=" | ">=":
+                return f"({lsrc} {op} {rsrc})", "bool"
+            case "and" | "or":
+                lb = lsrc if lk == "bool" else f"bool({lsrc})"
+                rb = rsrc if rk == "bool" else f"bool({rsrc})"
+                return f"({lb} {op} {rb})", "bool"
+            case "/" | "%":
+                helper = scope.ref(_BIN_OPS[op], "div" if op == "/" else "mod")
+                return f"{helper}({lsrc}, {rsrc})", "any"
+            case "<<":
+                return f"{scope.ref(_shl, 'shl')}({lsrc}, {rsrc})", "int"
+            case ">>":
+                count = rsrc if rk == "int" else f"int({rsrc})"
+                return f"({lsrc} >> min({count}, 65536))", ints
+            case "?":
+                return f"({lsrc} if {c} else {rsrc})", lk if lk == rk else "any"
+            case _:  # + - * & | ^
+                return f"({lsrc} {op} {rsrc})", ints
+
+    def store_src(self, dst_node: Json, value: str, kind: str, path: str) -> str | None:
+        """A statement assigning a value's source to a plain field, with BMv2's
+        truncation (as ``assign``); None for other targets."""
+        if not isinstance(dst_node, dict) or dst_node.get("type") != "field":
+            return None
+        hidx, fidx = self.field_ref(dst_node.get("value"), f"{path}.value")
+        if fidx == VALID_FIELD:
+            return f"v[{hidx}] = 1 if {value} else 0"
+        lay = self.layouts[hidx]
+        mask = (1 << lay.widths[fidx]) - 1
+        num = value if kind != "any" else f"int({value})"
+        if lay.signed[fidx]:
+            half = 1 << (lay.widths[fidx] - 1)
+            return f"h[{hidx}][{fidx}] = (({num} + {half}) & {mask}) - {half}"
+        return f"h[{hidx}][{fidx}] = {num} & {mask}"
+
     def assign(self, dst_node: Json, src: Fn, path: str) -> Prim:
         """Compile ``dst = src`` with BMv2's truncation, specialised for plain fields."""
         if isinstance(dst_node, dict) and dst_node.get("type") == "field":
@@ -1317,22 +1419,17 @@ class Program:
         )
         if jumps:
             run = jump_runner(self, prims, fns, path)
-        self._nparams = 0
-        if jumps:
-            pass
-        elif not fns:
-
-            def run(p: Pkt, a: tuple[int, ...]) -> None:
-                return None
-        elif len(fns) == 1:
-            run = fns[0]
         else:
-
-            def run(p: Pkt, a: tuple[int, ...]) -> None:
-                # BMv2 runs every primitive; ``exit`` only stops the control.
-                for f in fns:
-                    f(p, a)
-
+            # One generated function: the primitives' source in order, a call of
+            # the closure for those without. BMv2 runs every primitive; ``exit``
+            # only stops the control.
+            scope = Scope()
+            body = ["h = p.h", "v = p.v"]
+            for j, (pr, fn) in enumerate(zip(prims, fns, strict=True)):
+                lines = primitive_src(self, pr, f"{path}.primitives[{j}]", scope)
+                body += [f"{scope.ref(fn, 'p')}(p, a)"] if lines is None else lines
+            run = scope.function("action", "p, a", body)
+        self._nparams = 0
         action = Action(name, aid, tuple(params), run)
         self.actions[aid] = action
         # Several actions may share a name (p4c copies); the first keeps the name.
@@ -1354,9 +1451,10 @@ class Program:
         for i, c in enumerate(pl.get("conditionals", [])):
             cpath = f"{path}.conditionals[{i}]"
             cname = self._req(c, "name", cpath, str)
-            cnode = CondNode(
-                cname, self.expr(self._req(c, "expression", cpath), f"{cpath}.expression")
-            )
+            cexpr = self._req(c, "expression", cpath)
+            # compiled here for its checks; the steps generate its source
+            self.expr(cexpr, f"{cpath}.expression")
+            cnode = CondNode(cname, cexpr, f"{cpath}.expression")
             nodes[cname] = cnode
             links.append((cnode, c, cpath))
         if pl.get("action_calls"):
@@ -1385,7 +1483,107 @@ class Program:
                     for aname, nxt in nt.items():
                         node.next_by_action[aname] = resolve(nxt, f"{npath}.next_tables.{aname}")
         init = resolve(pl.get("init_table"), f"{path}.init_table")
-        self.pipelines[pname] = Pipeline(pname, init)
+        self.pipelines[pname] = Pipeline(pname, init, self._steps(list(nodes.values()), init))
+
+    # ------------------------------------------------------ generated steps
+    def _steps(self, nodes: list[Node], init: Node | None) -> Step | None:
+        """Generate the step functions of a pipeline; return the first node's.
+
+        A node whose code appears at one place only (the one successor of one
+        node) is generated inline there, to a bounded depth, so that a chain of
+        conditionals and tables is one call. Other nodes get a step function of
+        their own, named in the generated code and bound once all exist.
+        """
+        if init is None:
+            return None
+        scope = Scope()
+        sites: dict[int, int] = {id(n): 0 for n in nodes}
+        for n in nodes:
+            for m in _emitted(n):
+                if m is not None:
+                    sites[id(m)] += 1
+        names: dict[int, str] = {}
+        todo: list[Node] = []
+        maps: list[tuple[str, dict[str, str]]] = []
+
+        def name_of(n: Node | None) -> str:
+            if n is None:
+                return "None"
+            if id(n) not in names:
+                names[id(n)] = scope.reserve("n")
+                todo.append(n)
+            return names[id(n)]
+
+        def goto(n: Node | None, depth: int) -> list[str]:
+            if n is not None and sites[id(n)] == 1 and depth < _INLINE_DEPTH:
+                return node_src(n, depth + 1)
+            return [f"return {name_of(n)}"]
+
+        def node_src(n: Node, depth: int) -> list[str]:
+            if isinstance(n, CondNode):
+                cond, _ = self.expr_src(n.expr, n.path, scope)
+                if n.t is n.f:
+                    return [cond, *goto(n.t, depth)]
+                return [f"if {cond}:", *_indent(goto(n.t, depth)), *goto(n.f, depth)]
+            node = cast(TableNode, n)
+            if node.use_hit:
+                miss, hit = goto(node.miss_next, depth), goto(node.hit_next, depth)
+                return self._table_src(node, scope, miss, hit)
+            if _uniform(node):
+                return self._table_src(node, scope, None, goto(node.base_next, depth))
+            xname = scope.reserve("x")
+            maps.append((xname, {k: name_of(m) for k, m in node.next_by_action.items()}))
+            base = name_of(node.base_next)
+            by_name = [f"return {xname}.get(name, {base})"]
+            return self._table_src(node, scope, [f"return {base}"], by_name, by_name=True)
+
+        first = name_of(init)
+        while todo:
+            n = todo.pop()
+            body = ["h = p.h", "v = p.v", "a = ()", *node_src(n, 0)]
+            scope.env[names[id(n)]] = scope.function("step", "p", body)
+        for xname, by_action in maps:
+            scope.env[xname] = {k: scope.env.get(m) for k, m in by_action.items()}
+        return cast(Step, scope.env[first])
+
+    def _table_src(
+        self,
+        node: TableNode,
+        scope: Scope,
+        on_miss: list[str] | None,
+        after: list[str],
+        by_name: bool = False,
+    ) -> list[str]:
+        """Source applying a table node, then going on (the last line returns).
+
+        ``after`` follows a hit, and a miss too when ``on_miss`` is None; with
+        ``by_name`` it follows any action run (its name in ``name``) and
+        ``on_miss`` a miss that runs none.
+        """
+        t = node.table
+        tname = scope.ref(t, "t")
+        if t.profile is not None or t.direct_meter is not None:
+            # action profiles and direct meters: the table's general apply
+            lines = [f"hit, name = {tname}.apply(p)", "if p.exit:", "    return None"]
+            if on_miss is not None:
+                lines += ["if name is None:" if by_name else "if not hit:", *_indent(on_miss)]
+            return [*lines, *after]
+        run_default = ["d[0].run(p, d[1])", "if p.exit:", "    return None"]
+        run_entry = ["c = e.counter", "c[0] += 1", "c[1] += p.ingress_len"]
+        run_entry += ["r = e.call", "r[0](p, r[1])", "if p.exit:", "    return None"]
+        lines = [f"e = {t.lookup_src(scope)}", "if e is None:", f"    d = {tname}.default"]
+        if by_name:
+            assert on_miss is not None
+            lines += ["    if d is None:", *_indent(on_miss, 2)]
+            lines += [*_indent(run_default), "    name = d[0].name"]
+            lines += ["else:", *_indent(run_entry), "    name = r[2]"]
+        elif on_miss is not None:
+            lines += ["    if d is not None:", *_indent(run_default, 2), *_indent(on_miss)]
+            lines += run_entry
+        else:
+            lines += ["    if d is not None:", *_indent(run_default, 2)]
+            lines += ["else:", *_indent(run_entry)]
+        return [*lines, *after]
 
     def _profile(self, ap: Json, path: str) -> None:
         name = self._req(ap, "name", path, str)
@@ -1421,13 +1619,16 @@ class Program:
             if kind is MatchKind.VALID:
                 hidx = self.header(target, f"{kpath}.target")
                 getter: Fn = _valid_fn(hidx)
+                source = f"v[{hidx}]"
                 width = 1
             else:
                 ref = self.field_ref(target, f"{kpath}.target")
                 getter = self.getter(ref)
+                source = f"v[{ref[0]}]" if ref[1] == VALID_FIELD else f"h[{ref[0]}][{ref[1]}]"
                 width = self.width(ref)
                 if ref[1] != VALID_FIELD and self.layouts[ref[0]].signed[ref[1]]:
                     getter = _masked_fn(getter, (1 << width) - 1)
+                    source = f"({source} & {(1 << width) - 1})"
             mask = _hex(f"{kpath}.mask", k["mask"]) if k.get("mask") is not None else None
             if mask is not None and mask > 0:
                 shift = (mask & -mask).bit_length() - 1
@@ -1435,8 +1636,9 @@ class Program:
                     # p4c's mask is a slice 'f[hi:lo]': entries hold the slice's bits
                     width = (mask >> shift).bit_length()
                     getter = _slice_fn(getter, mask, shift)
+                    source = f"(({source} & {mask}) >> {shift})"
                     mask = None
-            keys.append(KeySpec(str(k.get("name", "")), kind, width, getter, mask))
+            keys.append(KeySpec(str(k.get("name", "")), kind, width, getter, mask, source))
         mtype = self._req(t, "match_type", path, str)
         if mtype not in ("exact", "lpm", "ternary", "range"):
             raise LoadError(f"{path}.match_type", f"unknown table match type {mtype!r}")
@@ -1579,6 +1781,12 @@ _BIN_OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": lambda x, y: x >= y,
 }
 _NO_LEFT = frozenset({"valid", "valid_union", "last_stack_index", "size_stack"})
+# The operators ``expr_src`` writes as Python source.
+_SRC_UNARY = frozenset({"-", "~", "not", "d2b", "b2d"})
+_SRC_BINARY = frozenset(
+    {"+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "?", "and", "or"}
+    | {"==", "!=", "<", ">", "<=", ">="}
+)
 
 
 def _both(lf: Fn | None, rf: Fn | None, path: str) -> tuple[Fn, Fn]:
@@ -1625,3 +1833,25 @@ def _shl(x: Any, n: Any) -> int:
         # Results are masked by the caller; a huge shift would only waste memory.
         return 0
     return int(x) << k
+
+
+_INLINE_DEPTH = 24
+
+
+def _indent(lines: list[str], levels: int = 1) -> list[str]:
+    return [("    " * levels) + line for line in lines]
+
+
+def _uniform(node: TableNode) -> bool:
+    """Whether a table node goes on to the same node whatever action it runs."""
+    return all(m is node.base_next for m in node.next_by_action.values())
+
+
+def _emitted(n: Node) -> list[Node | None]:
+    """The nodes whose code a node's generated code may contain inline, once each."""
+    if isinstance(n, CondNode):
+        return [n.t, n.f]
+    node = cast(TableNode, n)
+    if node.use_hit:
+        return [node.hit_next, node.miss_next]
+    return [node.base_next] if _uniform(node) else []

@@ -1,8 +1,10 @@
-"""Action primitives p4c emits for v1model, compiled to closures.
+"""Action primitives p4c emits for v1model, compiled to closures and to source.
 
 Each primitive becomes ``fn(pkt, action_data)``. Unknown primitives are a
-``LoadError`` naming them. May import only the standard library and the sibling
-modules ``api`` and ``engine``.
+``LoadError`` naming them. The frequent ones (field assignment, register read
+and write, counting, drop, exit) also have Python source, which the loader
+joins into one generated function per action. May import only the standard
+library and the sibling modules ``api``, ``codegen`` and ``engine``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from p4lite.switch.core.api import LoadError
 
 if TYPE_CHECKING:
+    from p4lite.switch.core.codegen import Scope
     from p4lite.switch.core.engine import Fn, Pkt, Prim, Program
 
 logger = logging.getLogger(__name__)
@@ -323,6 +326,67 @@ def compile_primitive(prog: Program, prim: Any, path: str) -> Prim:
             return lambda p, a: None
         case _:
             raise LoadError(f"{path}.op", f"unknown primitive {op!r}")
+
+
+def primitive_src(prog: Program, prim: Any, path: str, scope: Scope) -> list[str] | None:
+    """Source lines doing what ``compile_primitive`` does, for the frequent primitives.
+
+    Lines read ``p``, ``a``, ``h = p.h`` and ``v = p.v`` and may set ``i`` and
+    ``c``. None when the primitive has no source (the caller calls its closure).
+    Call it after ``compile_primitive`` accepted the primitive.
+    """
+    op = prim["op"]
+    params = prim.get("parameters")
+    match op:
+        case "assign" | "modify_field":
+            dstn, srcn = params
+            val, kind = prog.expr_src(srcn, f"{path}.parameters[1]", scope)
+            store = prog.store_src(dstn, val, kind, f"{path}.parameters[0]")
+            return None if store is None else [store]
+        case "register_read":
+            dstn, regn, idxn = params
+            cells = prog.registers[regn["value"]].cells
+            idx = _int_src(prog.expr_src(idxn, f"{path}.parameters[2]", scope))
+            # Out-of-range reads are undefined in BMv2; p4lite reads 0.
+            read = f"({scope.ref(cells, 'r')}[i] if 0 <= i < {len(cells)} else 0)"
+            store = prog.store_src(dstn, read, "int", f"{path}.parameters[0]")
+            return None if store is None else [f"i = {idx}", store]
+        case "register_write":
+            regn, idxn, valn = params
+            reg = prog.registers[regn["value"]]
+            idx = _int_src(prog.expr_src(idxn, f"{path}.parameters[1]", scope))
+            val = _int_src(prog.expr_src(valn, f"{path}.parameters[2]", scope))
+            return [
+                f"i = {idx}",
+                f"if 0 <= i < {len(reg.cells)}:",
+                f"    {scope.ref(reg.cells, 'r')}[i] = {val} & {(1 << reg.width) - 1}",
+            ]
+        case "count":
+            cn, idxn = params
+            ccells = prog.counters[cn["value"]].cells
+            idx = _int_src(prog.expr_src(idxn, f"{path}.parameters[1]", scope))
+            return [
+                f"i = {idx}",
+                f"if 0 <= i < {len(ccells)}:",
+                f"    c = {scope.ref(ccells, 'c')}[i]",
+                "    c[0] += 1",
+                "    c[1] += p.ingress_len",
+            ]
+        case "mark_to_drop" | "drop":
+            sm, es, mg = prog.sm, prog.smf["egress_spec"], prog.smf.get("mcast_grp")
+            lines = [f"h[{sm}][{es}] = {prog.drop_port}"]
+            return lines if mg is None else [*lines, f"h[{sm}][{mg}] = 0"]
+        case "exit":
+            return ["p.exit = True"]
+        case "log_msg" | "no_op":
+            return []
+    return None
+
+
+def _int_src(src: tuple[str, str]) -> str:
+    """``int(x)`` of an expression's source, left out where x is an int already."""
+    text, kind = src
+    return text if kind == "int" else f"int({text})"
 
 
 def _assign_header(prog: Program, dstn: Any, srcn: Any, path: str) -> Prim:

@@ -4,8 +4,10 @@ Exact tables are dicts keyed by the key tuple; lpm tables keep one dict per pref
 length, searched longest first; ternary/range tables keep a list sorted by
 priority. Tables with ``support_timeout`` stamp each hit entry with the clock
 and keep a heap of the times their entries with a TTL may age (a hit only moves
-an entry's time on; the sweep re-files it). May import only the standard library
-and ``api``.
+an entry's time on; the sweep re-files it). Each entry holds its action's closure
+and data bound once, so that a hit runs it without a look-up; the key is built
+by a generated function. May import only the standard library and the sibling
+modules ``api`` and ``codegen``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import heapq
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from p4lite.switch.core.api import (
     ActionCall,
@@ -38,6 +40,7 @@ from p4lite.switch.core.api import (
     TableFullError,
     TernaryMatch,
 )
+from p4lite.switch.core.codegen import Scope
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,8 @@ class KeySpec:
     width: int
     getter: Callable[[Any, tuple[int, ...]], int]
     mask: int | None
+    # the getter as Python source over ``h = p.h`` and ``v = p.v`` (None: none)
+    source: str | None = None
 
 
 @dataclass(slots=True)
@@ -159,6 +164,7 @@ class Entry:
     __slots__ = (
         "action",
         "aged_at",
+        "call",
         "const",
         "counter",
         "due",
@@ -189,6 +195,8 @@ class Entry:
         self.norm = norm
         self.spec = spec
         self.action = action
+        # (closure, data, action name) of an ActionCall, bound by the table
+        self.call: tuple[Run, tuple[int, ...], str] | None = None
         self.priority = priority
         self.const = const
         self.counter = [0, 0]
@@ -312,7 +320,27 @@ class Table:
             self.lookup = self._stamping(self.lookup)
 
     # ------------------------------------------------------------- data path
+    def _key_src(self) -> str | None:
+        """The key tuple as Python source over ``h = p.h`` and ``v = p.v``."""
+        parts = []
+        for k in self.keys:
+            if k.source is None:
+                return None
+            parts.append(k.source if k.mask is None else f"({k.source} & {k.mask})")
+        return f"({''.join(part + ', ' for part in parts)})"
+
+    def lookup_src(self, scope: Scope) -> str:
+        """Python source finding the entry of a packet ``p`` (``h``, ``v`` as above)."""
+        key = self._key_src()
+        if self.match_type == "exact" and self.keys and not self.support_timeout and key:
+            return f"{scope.ref(self._exact, 'exact')}.get({key})"
+        return f"{scope.ref(self.lookup, 'lookup')}(p)"
+
     def _make_key_fn(self) -> Callable[[Any], tuple[int, ...]]:
+        key = self._key_src()
+        if key is not None:
+            fn = Scope().function("key", "p", ["h = p.h", "v = p.v", f"return {key}"])
+            return cast(Callable[[Any], tuple[int, ...]], fn)
         getters = [_key_getter(k) for k in self.keys]
         empty: tuple[int, ...] = ()
         if len(getters) == 1:
@@ -415,10 +443,10 @@ class Table:
         if self.direct_meter is not None:
             self._direct_meter(p, e)
         act = e.action
-        if isinstance(act, ActionCall):
-            action = self.actions[act.name]
-            action.run(p, act.params)
-            return True, action.name
+        call = e.call
+        if call is not None:
+            call[0](p, call[1])
+            return True, call[2]
         resolved = self._resolve(p, act)
         if resolved is None:
             return False, None
@@ -500,6 +528,13 @@ class Table:
                 raise NotFoundError(f"{self.profile.name!r}: no group {action.group_id!r}")
         return action
 
+    def _bind(self, action: EntryAction) -> tuple[Run, tuple[int, ...], str] | None:
+        """An ActionCall's closure, data and name (None for members and groups)."""
+        if not isinstance(action, ActionCall):
+            return None
+        a = self.actions[action.name]
+        return (a.run, action.params, a.name)
+
     def add(
         self,
         matches: Sequence[KeyMatch | None],
@@ -527,6 +562,7 @@ class Table:
             priority=priority,
             const=const,
         )
+        e.call = self._bind(action)
         if self.support_timeout:
             e.last_hit = self.clock()
         self.entries[handle] = e
@@ -593,7 +629,9 @@ class Table:
         e = self.get(handle)
         if e.const:
             raise ConstTableError(f"table {self.name!r}: entry {handle!r} is const")
-        e.action = self._check_action(action)
+        checked = self._check_action(action)
+        e.call = self._bind(checked)
+        e.action = checked
 
     def delete(self, handle: int) -> None:
         """Delete an entry."""
