@@ -24,7 +24,10 @@ On the started testbed, without a person at the keyboard:
    (false ones); failover in the controller (with the steering service): the
    service's expiry decision minus the kill time, when it rewrote the
    groups without the node, and its expiries of nodes that were not killed
-   (false ones); policy: the switches' re-steers and drops.
+   (false ones); policy: the switches' re-steers and drops; with the steering
+   service, the load over time (``LoadRecorder``: every node's advertised
+   requests/s, utilisation and queue, and the steering switches' weights,
+   sampled from the service every ``LOAD_SAMPLE_S`` while the requests run).
 
 Returns 0 when everything ran and every answer and class agreed with the
 models, 1 otherwise (the summary says what). Starts processes only in
@@ -37,9 +40,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +84,7 @@ FIRST_NODE_ANSWER_TIMEOUT_S = 10.0
 # The issue's goals for failover, shown beside the figures (figures, not checks).
 DATA_PLANE_GOAL_MS = 100
 CONTROLLER_GOAL_MS = 1000
+LOAD_SAMPLE_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,71 @@ class Failover:
     false_expiries: tuple[str, ...] = ()  # the controller's other expiries (not the kill's)
 
 
+class LoadRecorder:
+    """Samples the steering service's view of the nodes' load and its weights, in a thread.
+
+    Every ``interval`` seconds between ``__enter__`` and ``__exit__``: per
+    live instance its last advertised requests/s, utilisation and queue
+    length, and per steering switch model 1's weights (selector members per
+    instance). ``samples`` holds them with ``t``, seconds since the start.
+    """
+
+    def __init__(self, testbed: Testbed, interval: float = LOAD_SAMPLE_S) -> None:
+        """Prepare; nothing is sampled before ``__enter__``."""
+        if testbed.steering is None:
+            raise TestbedError("the load recorder needs the steering service")
+        self.service = testbed.steering
+        self.interval = interval
+        self.started = 0.0  # wall clock (time.time()) of the first sample
+        self.samples: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-load", daemon=True)
+
+    def __enter__(self) -> LoadRecorder:
+        """Start sampling."""
+        self.started = time.time()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop sampling (one last sample) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(self.sample())
+            if self._stop.wait(self.interval):
+                self.samples.append(self.sample())
+                return
+
+    def sample(self) -> dict[str, Any]:
+        """One sample of the service's status."""
+        status = self.service.status()
+        weights = {
+            name: {
+                int(i): w
+                for svc in sw["services"]
+                if svc["model_id"] == MODEL_ID
+                for i, w in svc["weights"].items()
+            }
+            for name, sw in status["switches"].items()
+            if any(svc["model_id"] == MODEL_ID for svc in sw["services"])
+        }
+        return {
+            "t": round(time.time() - self.started, 3),
+            "instances": {
+                v["instance_id"]: {
+                    "req_rate": v["req_rate"],
+                    "utilisation": v["utilisation"],
+                    "queue_len": v["queue_len"],
+                }
+                for v in status["instances"]
+            },
+            "weights": weights,
+        }
+
+
 def run(testbed: Testbed, options: DemoOptions | None = None) -> int:
     """Run the demo on the testbed; print and write the summary; return an exit status."""
     opts = options or DemoOptions()
@@ -134,13 +205,20 @@ def run(testbed: Testbed, options: DemoOptions | None = None) -> int:
     flows.send_flows(testbed, plan, out / "flows")
     flow_results = flows.classify_flows(testbed, plan, out / "probes")
     print("demo: request streams, a node killed halfway")
-    runs, failover = _requests(testbed, opts, out, since=began)
+    recorder = LoadRecorder(testbed) if testbed.steering is not None else None
+    recording: AbstractContextManager[object] = recorder or nullcontext()
+    with recording:
+        runs, failover = _requests(testbed, opts, out, since=began)
     counters = read_all_counters(testbed.fabric)
     summary = _summary(
         testbed, opts, results=flow_results, runs=runs, failover=failover, counters=counters
     )
+    if recorder is not None:
+        summary["load"] = _load_json(testbed, recorder, failover)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     plots = _plots(testbed, flow_results, runs, failover, out)
+    if recorder is not None and recorder.samples:
+        plots.append(_load_plot(summary["load"], out))
     print(_table(summary))
     print(f"written: {out / 'summary.json'}, " + ", ".join(str(p) for p in plots))
     ok = summary["checks"]["ok"]
@@ -628,6 +706,64 @@ def _table(summary: dict[str, Any]) -> str:
     )
     lines.append(f"policy: {pol or 'no re-steer, no drop'}")
     return "\n".join(lines)
+
+
+def _load_json(
+    testbed: Testbed, recorder: LoadRecorder, failover: Failover | None
+) -> dict[str, Any]:
+    """The recorder's samples, instances named by their hosts, and the kill on its time axis."""
+    dep = testbed.deployment
+    hosts = {n.instance_id: n.host for n in dep.nodes}
+    return {
+        "interval_s": recorder.interval,
+        "killed": None if failover is None else failover.killed,
+        "killed_at_s": (
+            None if failover is None else round(failover.killed_at - recorder.started, 3)
+        ),
+        "samples": [
+            {
+                "t": smp["t"],
+                "nodes": {hosts.get(i, str(i)): v for i, v in smp["instances"].items()},
+                "weights": {
+                    sw: {hosts.get(i, str(i)): w for i, w in ws.items()}
+                    for sw, ws in smp["weights"].items()
+                },
+            }
+            for smp in recorder.samples
+        ],
+    }
+
+
+def _load_plot(load: dict[str, Any], out: Path) -> Path:
+    """``load.png``: the nodes' advertised requests/s and utilisation, the weights, over time."""
+    samples = load["samples"]
+    nodes = sorted({h for smp in samples for h in smp["nodes"]})
+    switches = sorted({sw for smp in samples for sw in smp["weights"]})
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7), sharex=True)
+    for host in nodes:
+        pts = [(smp["t"], smp["nodes"][host]) for smp in samples if host in smp["nodes"]]
+        ts = [t for t, _ in pts]
+        axes[0].plot(ts, [v["req_rate"] for _, v in pts], label=host)
+        axes[1].plot(ts, [v["utilisation"] for _, v in pts], label=host)
+        for sw in switches:
+            ws = [(smp["t"], smp["weights"].get(sw, {}).get(host, 0)) for smp in samples]
+            axes[2].step(
+                [t for t, _ in ws], [w for _, w in ws], where="post", label=f"{sw}: {host}"
+            )
+    axes[0].set_ylabel("requests/s")
+    axes[1].set_ylabel("utilisation (%)")
+    axes[2].set_ylabel("selector members")
+    axes[2].set_xlabel("time since the request streams began (s)")
+    axes[0].set_title("inference nodes' advertised load and the controller's weights")
+    for ax in axes:
+        if load["killed_at_s"] is not None:
+            ax.axvline(load["killed_at_s"], color="black", linestyle="--")
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path = out / "load.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _plots(

@@ -233,7 +233,18 @@ def test_make_run_demo_scenario_summary(tmp_path: Path) -> None:
     assert re.search(r"data plane: answer gap [\d.]+ ms \(goal 100 ms; ", output), output
     assert re.search(rf"  controller: {fo['killed']} expired \d+ ms after the kill", output)
     assert "policy" in summary and "s1" in summary["policy"]
-    for png in ("latency.png", "timeline.png", "classes.png"):
+    # Load over time from the steering service: the killed node advertised until the kill,
+    # served requests before it, and left s1's weights after the controller expired it.
+    load = summary["load"]
+    assert load["killed"] == fo["killed"] and load["killed_at_s"] > 0
+    before = [x for x in load["samples"] if x["t"] < load["killed_at_s"]]
+    after = [x for x in load["samples"] if x["t"] > load["killed_at_s"] + 1.5]
+    assert before and after, load["samples"]
+    assert any(x["nodes"].get(fo["killed"], {}).get("req_rate", 0) > 0 for x in before)
+    assert all(fo["killed"] not in x["nodes"] for x in after)
+    assert all(fo["killed"] not in x["weights"]["s1"] for x in after)
+    assert all(x["weights"]["s1"] for x in load["samples"])
+    for png in ("latency.png", "timeline.png", "load.png", "classes.png"):
         assert (tmp_path / "logs" / "demo" / png).read_bytes()[:4] == b"\x89PNG"
     assert "failover: " in output and "requests lost" in output
     # Nothing is left running: switches' ports closed, node processes gone.
