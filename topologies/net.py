@@ -24,7 +24,9 @@ Called by ``topologies.launch`` (``make run``) once every piece is present:
    one's own such as ``dinctl steer``, or failover figures without one);
 6. a map of what runs where, then the scenario: the Mininet CLI with the DIN
    commands (``interactive``, ``topologies.cli``), ``check`` (pings and
-   requests, checked) or ``demo`` (``topologies.demo``).
+   requests, checked) or ``demo`` (``topologies.demo``), with a watchdog
+   (``topologies.watch``) that says at once when a switch process or an
+   inference node ends on its own (the launcher then exits with 1).
 
 Everything started here is stopped in ``finally``, by PID; the launcher's own
 PID is recorded in ``<logs>/launcher.pids`` for ``make stop``. May import
@@ -73,6 +75,7 @@ from topologies.testbed import (
     start_nodes,
     stop_nodes,
 )
+from topologies.watch import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -328,9 +331,11 @@ def print_map(testbed: Testbed, compiled: toolchain.Compiled) -> None:
     print(f"link delays: {net.wan_delay.value}")
     for name, info in net.switches.items():
         role = net.topology.switches[name].extra.get("role", "-")
+        proc = getattr(net.net.get(name), "process", None)
+        pid = f"pid {proc.pid}  " if proc is not None else ""
         print(
             f"  {name:<4} {role:<14} gRPC {info.grpc_addr}  device {info.device_id}  "
-            f"log {info.log_file}"
+            f"{pid}log {info.log_file}"
         )
     for host in net.topology.hosts.values():
         kind = host.extra.get("kind", "host")
@@ -439,7 +444,16 @@ def run(args: argparse.Namespace) -> int:
                 f"pipelines and routes installed in {testbed.setup_seconds:.1f} s "
                 f"({testbed.entries_installed} entries)"
             )
-            return scenario(testbed, args.scenario)
+            # A switch or node that dies while the scenario runs is said at once.
+            with Watchdog(testbed.watched) as watchdog:
+                status = scenario(testbed, args.scenario)
+            if watchdog.reported:
+                print(
+                    f"{len(watchdog.reported)} process(es) of the testbed ended on their own "
+                    "(above); everything else is stopped now"
+                )
+                return status or 1
+            return status
     finally:
         (args.logs / PID_FILE).unlink(missing_ok=True)
 

@@ -48,6 +48,7 @@ from topologies.deployment import (
     Step,
 )
 from topologies.observe import Observer, read_all_counters, status_text, steering_lines
+from topologies.watch import Watched
 from traffic.wire import FLAG_FAILOVER, FLAG_POLICY, FLAG_SWITCH_ANSWER
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class Testbed:
     reference: Reference | None = field(default=None, init=False)
     setup_seconds: float = field(default=0.0, init=False)  # pipelines and entries
     entries_installed: int = field(default=0, init=False)
+    killed: set[str] = field(default_factory=set, init=False)  # nodes killed on purpose
 
     def __post_init__(self) -> None:
         """Prepare the reference when models are deployed."""
@@ -347,6 +349,7 @@ class Testbed:
         if old is not None and old.poll() is None:
             raise TestbedError(f"the inference node on {host} still runs (pid {old.pid})")
         self.nodes[host] = start_node(self.net, self.deployment, node, self.logs)
+        self.killed.discard(host)
         return int(self.nodes[host].pid)
 
     def kill_node(self, host: str) -> int:
@@ -354,10 +357,24 @@ class Testbed:
         proc = self.nodes.get(host)
         if proc is None:
             raise TestbedError(f"no inference node on {host!r} (nodes: {sorted(self.nodes)})")
+        self.killed.add(host)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=STOP_TIMEOUT_S)
         return proc.pid
+
+    def watched(self) -> list[Watched]:
+        """The switch processes and the inference nodes not killed on purpose, for a watchdog."""
+        items = []
+        for name, info in self.net.switches.items():
+            proc = getattr(self.net.net.get(name), "process", None)
+            if proc is not None:
+                items.append(Watched(f"switch {name}", proc, info.log_file))
+        for host, proc in self.nodes.items():
+            if host not in self.killed:
+                log_file = self.logs / f"{host}-node.log"
+                items.append(Watched(f"inference node on {host}", proc, log_file))
+        return items
 
 
 NODE_READY_TIMEOUT_S = 30.0

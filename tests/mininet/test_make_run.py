@@ -67,6 +67,20 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in {"P4C", "SWITCH"}}
 
 
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    """Whether process ``pid`` is gone (not a zombie either) within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1]
+        except FileNotFoundError:
+            return True
+        if state.split()[0] == "Z":  # exited, waiting for a parent to reap it
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -127,6 +141,40 @@ def test_make_run_opens_the_mininet_cli_and_leaves_on_eof(tmp_path: Path) -> Non
     assert "pipelines and routes installed" in output
     assert "Traceback" not in output
     assert not (tmp_path / "logs" / "launcher.pids").exists()
+
+
+def test_a_switch_that_dies_is_said_at_once_and_nothing_is_left_running(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        _make_argv(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+        start_new_session=True,
+    )
+    try:
+        seen = _read_until(proc, "pipelines and routes installed", "", 120)
+        pids = {m[0]: int(m[1]) for m in re.findall(r"^\s+(s\d)\s.*\bpid (\d+)\s", seen, re.M)}
+        nodes = [int(p) for p in re.findall(r"inference node on \w+: pid (\d+)", seen)]
+        assert set(pids) == {"s1", "s2", "s3"} and len(nodes) == 3, seen
+        os.kill(pids["s2"], signal.SIGKILL)  # a crash of the in-network switch
+        seen = _read_until(proc, "killed by SIGKILL", seen, 30)
+        line = next(x for x in seen.splitlines() if "killed by SIGKILL" in x)
+        assert line.startswith(f"error: switch s2 killed by SIGKILL (pid {pids['s2']}); its log ")
+        assert proc.stdin is not None
+        proc.stdin.write(b"exit\n")
+        proc.stdin.close()
+        out, _ = proc.communicate(timeout=120)
+        output = seen + out.decode(errors="replace")
+        assert proc.returncode != 0, output
+        assert "1 process(es) of the testbed ended on their own" in output
+        assert "Traceback" not in output
+        assert [pid for pid in [pids["s1"], pids["s3"], *nodes] if not _gone(pid)] == []
+        assert not any(_port_open(p) for p in (50051, 50052, 50053))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
 
 
 def test_make_stop_stops_a_running_testbed(tmp_path: Path) -> None:

@@ -1,0 +1,74 @@
+"""The testbed's watchdog, on real processes: an exit is reported once, with its log's end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from topologies.watch import Watchdog, Watched, how_it_ended, last_line
+
+
+def _spawn(code: str, log_file: Path) -> subprocess.Popen[bytes]:
+    with log_file.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT)
+
+
+def test_an_exit_is_reported_once_with_its_code_pid_and_log(tmp_path: Path) -> None:
+    crash_log, calm_log = tmp_path / "s2.log", tmp_path / "c1-node.log"
+    crash = _spawn("import sys; print('loading'); print('fatal: bad pipeline'); sys.exit(3)",
+                   crash_log)  # fmt: skip
+    calm = _spawn("import time; time.sleep(30)", calm_log)
+    try:
+        dog = Watchdog(lambda: [Watched("switch s2", crash, crash_log),
+                                Watched("inference node on c1", calm, calm_log)])  # fmt: skip
+        crash.wait(timeout=30)
+        lines = dog.check()
+        assert lines == [
+            f"error: switch s2 exited with code 3 (pid {crash.pid}); its log {crash_log} "
+            "ends: fatal: bad pipeline"
+        ]
+        assert dog.check() == []  # once
+        calm.kill()
+        calm.wait(timeout=30)
+        assert dog.check() == [
+            f"error: inference node on c1 killed by SIGKILL (pid {calm.pid}); its log {calm_log}"
+        ]
+        assert dog.reported == [*lines, dog.reported[-1]]
+    finally:
+        for proc in (crash, calm):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+def test_the_thread_reports_through_the_callback(tmp_path: Path) -> None:
+    log_file = tmp_path / "s1.log"
+    proc = _spawn("import time; time.sleep(0.3)", log_file)
+    said: list[str] = []
+    try:
+        with Watchdog(lambda: [Watched("switch s1", proc, None)], said.append, interval=0.05):
+            deadline = time.monotonic() + 30
+            while not said:
+                assert time.monotonic() < deadline, "no report"
+                time.sleep(0.05)
+        assert said == [f"error: switch s1 exited with code 0 (pid {proc.pid})"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def test_endings_and_log_tails(tmp_path: Path) -> None:
+    assert how_it_ended(-9) == "killed by SIGKILL"
+    assert how_it_ended(-15) == "killed by SIGTERM"
+    assert how_it_ended(1) == "exited with code 1"
+    assert how_it_ended(-200) == "killed by signal 200"
+    empty = tmp_path / "empty.log"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert last_line(empty) is None
+    assert last_line(tmp_path / "missing.log") is None
+    long = tmp_path / "long.log"
+    long.write_text("x" * 10_000 + "\nlast words\n  \n", encoding="utf-8")
+    assert last_line(long) == "last words"
