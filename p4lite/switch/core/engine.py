@@ -919,7 +919,7 @@ class Program:
                 case "not":
                     return f"(not {r})", "bool"
                 case "d2b":
-                    return (r if rk == "bool" else f"bool({r})"), "bool"
+                    return _bool_src(r, rk), "bool"
                 case _:  # b2d
                     return f"(1 if {r} else 0)", "int"
         if op not in _SRC_BINARY or left is None or right is None:
@@ -936,9 +936,7 @@ class Program:
             case "==" | "!=" | "<" | ">" | "<=" | ">=":
                 return f"({lsrc} {op} {rsrc})", "bool"
             case "and" | "or":
-                lb = lsrc if lk == "bool" else f"bool({lsrc})"
-                rb = rsrc if rk == "bool" else f"bool({rsrc})"
-                return f"({lb} {op} {rb})", "bool"
+                return f"({_bool_src(lsrc, lk)} {op} {_bool_src(rsrc, rk)})", "bool"
             case "/" | "%":
                 helper = scope.ref(_BIN_OPS[op], "div" if op == "/" else "mod")
                 return f"{helper}({lsrc}, {rsrc})", "any"
@@ -1855,3 +1853,10 @@ def _emitted(n: Node) -> list[Node | None]:
     if node.use_hit:
         return [node.hit_next, node.miss_next]
     return [node.base_next] if _uniform(node) else []
+
+
+def _bool_src(src: str, kind: str) -> str:
+    """``bool(x)`` of an expression's source (for an int, the cheaper ``x != 0``)."""
+    if kind == "bool":
+        return src
+    return f"({src} != 0)" if kind == "int" else f"bool({src})"

@@ -44,6 +44,11 @@ from p4lite.switch.core.codegen import Scope
 
 logger = logging.getLogger(__name__)
 
+# A ternary or range table unchanged for this many look-ups gets a generated
+# search, if it holds at most _GENERATE_MAX entries.
+_SETTLE = 32
+_GENERATE_MAX = 64
+
 Run = Callable[[Any, tuple[int, ...]], None]
 
 
@@ -312,6 +317,13 @@ class Table:
         self._tss: dict[tuple[int, ...], dict[tuple[int, ...], list[Entry]]] = {}
         self._tss_order: list[tuple[int, tuple[int, ...], dict[tuple[int, ...], list[Entry]]]] = []
         self.key_fn = self._make_key_fn()
+        # Ternary and range tables: the search in use, generated from the entries
+        # once they have stayed unchanged for a while (see _settling).
+        self._generic: Callable[[Any], Entry | None] = (
+            self._lookup_tss if self._use_tss else self._lookup_sorted
+        )
+        self._find: Callable[[Any], Entry | None] = self._settling
+        self._unchanged = 0
         self.lookup: Callable[[Any], Entry | None] = self._pick_lookup()
         self.pkt_bytes: Callable[[Any], int] = lambda p: int(p.ingress_len)
         self.support_timeout = support_timeout
@@ -332,8 +344,12 @@ class Table:
     def lookup_src(self, scope: Scope) -> str:
         """Python source finding the entry of a packet ``p`` (``h``, ``v`` as above)."""
         key = self._key_src()
-        if self.match_type == "exact" and self.keys and not self.support_timeout and key:
+        if self.support_timeout or not self.keys:
+            return f"{scope.ref(self.lookup, 'lookup')}(p)"
+        if self.match_type == "exact" and key:
             return f"{scope.ref(self._exact, 'exact')}.get({key})"
+        if self.needs_priority:
+            return f"{scope.ref(self, 't')}._find(p)"
         return f"{scope.ref(self.lookup, 'lookup')}(p)"
 
     def _make_key_fn(self) -> Callable[[Any], tuple[int, ...]]:
@@ -360,9 +376,62 @@ class Table:
             return lambda p: exact.get(key_fn(p))
         if self.match_type == "lpm":
             return self._lookup_lpm
-        if self._use_tss:
-            return self._lookup_tss
-        return self._lookup_sorted
+        return self._lookup_found
+
+    def _lookup_found(self, p: Any) -> Entry | None:
+        return self._find(p)
+
+    def _changed(self) -> None:
+        """The entries changed: the generic search runs until they settle again."""
+        self._unchanged = 0
+        self._find = self._settling
+
+    def _settling(self, p: Any) -> Entry | None:
+        # Generating costs about a millisecond: it waits until the entries have
+        # stayed unchanged for _SETTLE look-ups, so that a control plane writing
+        # between packets never pays it per packet.
+        self._unchanged += 1
+        if self._unchanged >= _SETTLE:
+            self._find = self._generated() or self._generic
+        return self._generic(p)
+
+    def _generated(self) -> Callable[[Any], Entry | None] | None:
+        """A function testing the entries one by one in priority order (as
+        ``_lookup_sorted_key``), or None for tables too large for it."""
+        entries = self._sorted
+        if len(entries) > _GENERATE_MAX or not self.keys:
+            return None
+        scope = Scope()
+        key = self._key_src()
+        if key is None:
+            body = [f"k = {scope.ref(self.key_fn, 'key')}(p)"]
+            body += [f"k{i} = k[{i}]" for i in range(len(self.keys))]
+        else:
+            body = [
+                "h = p.h",
+                "v = p.v",
+                f"{''.join(f'k{i}, ' for i in range(len(self.keys)))}= {key}",
+            ]
+        for e in entries:
+            tests = []
+            for i, (k, (is_range, a, b)) in enumerate(zip(self.keys, e.spec, strict=True)):
+                full = (1 << k.width) - 1
+                if is_range:
+                    if a > 0:
+                        tests.append(f"{a} <= k{i}")
+                    if b < full:
+                        tests.append(f"k{i} <= {b}")
+                elif a == full:
+                    tests.append(f"k{i} == {b}")
+                elif a:
+                    tests.append(f"k{i} & {a} == {b}")
+            if not tests:
+                # matches every key: the entries after it are never reached
+                body.append(f"return {scope.ref(e, 'e')}")
+                return scope.function("find", "p", body)
+            body += [f"if {' and '.join(tests)}:", f"    return {scope.ref(e, 'e')}"]
+        body.append("return None")
+        return scope.function("find", "p", body)
 
     def _stamping(self, find: Callable[[Any], Entry | None]) -> Callable[[Any], Entry | None]:
         """``find`` that also records the hit's time (only tables with support_timeout
@@ -585,6 +654,7 @@ class Table:
             new = list(self._sorted)
             bisect.insort(new, e, key=_entry_order)
             self._sorted = new
+            self._changed()
             if self._use_tss:
                 masks = tuple(a for _, a, _ in e.spec)
                 values = tuple(b for _, _, b in e.spec)
@@ -604,6 +674,7 @@ class Table:
                 self._lpm_lens = sorted(self._lpm, reverse=True)
         else:
             self._sorted = [x for x in self._sorted if x is not e]
+            self._changed()
             if self._use_tss:
                 masks = tuple(a for _, a, _ in e.spec)
                 values = tuple(b for _, _, b in e.spec)
