@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -943,6 +944,9 @@ class Program:
             case "<<":
                 return f"{scope.ref(_shl, 'shl')}({lsrc}, {rsrc})", "int"
             case ">>":
+                shift = _const_of(right)
+                if shift is not None and 0 <= shift <= 1 << 16:
+                    return f"({lsrc} >> {shift})", lk if lk == "int" else "any"
                 count = rsrc if rk == "int" else f"int({rsrc})"
                 return f"({lsrc} >> min({count}, 65536))", ints
             case "?":
@@ -950,9 +954,23 @@ class Program:
             case _:  # + - * & | ^
                 return f"({lsrc} {op} {rsrc})", ints
 
-    def store_src(self, dst_node: Json, value: str, kind: str, path: str) -> str | None:
+    @staticmethod
+    def fits_mask(node: Json) -> int | None:
+        """M when an expression is ``x & M`` with a constant M >= 0 (its value fits M)."""
+        while isinstance(node, dict) and node.get("type") == "expression":
+            node = node.get("value")
+        if isinstance(node, dict) and node.get("op") == "&":
+            mask = _const_of(node.get("right"))
+            if mask is not None and mask >= 0:
+                return mask
+        return None
+
+    def store_src(
+        self, dst_node: Json, value: str, kind: str, path: str, within: int | None = None
+    ) -> str | None:
         """A statement assigning a value's source to a plain field, with BMv2's
-        truncation (as ``assign``); None for other targets."""
+        truncation (as ``assign``); None for other targets. ``within``: a mask
+        the value is known to fit (an int), so that truncation may be left out."""
         if not isinstance(dst_node, dict) or dst_node.get("type") != "field":
             return None
         hidx, fidx = self.field_ref(dst_node.get("value"), f"{path}.value")
@@ -964,6 +982,8 @@ class Program:
         if lay.signed[fidx]:
             half = 1 << (lay.widths[fidx] - 1)
             return f"h[{hidx}][{fidx}] = (({num} + {half}) & {mask}) - {half}"
+        if within is not None and within & ~mask == 0:
+            return f"h[{hidx}][{fidx}] = {num}"
         return f"h[{hidx}][{fidx}] = {num} & {mask}"
 
     def assign(self, dst_node: Json, src: Fn, path: str) -> Prim:
@@ -1422,11 +1442,19 @@ class Program:
             # the closure for those without. BMv2 runs every primitive; ``exit``
             # only stops the control.
             scope = Scope()
-            body = ["h = p.h", "v = p.v"]
+            body = []
+            inline = True
             for j, (pr, fn) in enumerate(zip(prims, fns, strict=True)):
                 lines = primitive_src(self, pr, f"{path}.primitives[{j}]", scope)
-                body += [f"{scope.ref(fn, 'p')}(p, a)"] if lines is None else lines
-            run = scope.function("action", "p, a", body)
+                if lines is None:
+                    inline = False
+                    lines = [f"{scope.ref(fn, 'p')}(p, a)"]
+                body += lines
+            if inline:
+                # No primitive here replaces a header's value list (only closures
+                # such as setValid do): each list is looked up once.
+                body = _header_locals(body)
+            run = scope.function(f"action_{aid}", "p, a", ["h = p.h", "v = p.v", *body])
         self._nparams = 0
         action = Action(name, aid, tuple(params), run)
         self.actions[aid] = action
@@ -1539,7 +1567,7 @@ class Program:
         while todo:
             n = todo.pop()
             body = ["h = p.h", "v = p.v", "a = ()", *node_src(n, 0)]
-            scope.env[names[id(n)]] = scope.function("step", "p", body)
+            scope.env[names[id(n)]] = scope.function(f"step{names[id(n)]}", "p", body)
         for xname, by_action in maps:
             scope.env[xname] = {k: scope.env.get(m) for k, m in by_action.items()}
         return cast(Step, scope.env[first])
@@ -1860,3 +1888,16 @@ def _bool_src(src: str, kind: str) -> str:
     if kind == "bool":
         return src
     return f"({src} != 0)" if kind == "int" else f"bool({src})"
+
+
+_HEADER_REF = re.compile(r"\bh\[(\d+)\]")
+
+
+def _header_locals(body: list[str]) -> list[str]:
+    """Generated lines with each ``h[K]`` read once into a local ``hK`` first.
+
+    Only for code in which no header's value list is replaced; every ``h[`` in
+    generated code is such a look-up (the generator names its globals ``_...``).
+    """
+    used = sorted({int(m) for line in body for m in _HEADER_REF.findall(line)})
+    return [*(f"h{k} = h[{k}]" for k in used), *(_HEADER_REF.sub(r"h\1", x) for x in body)]

@@ -341,7 +341,8 @@ def primitive_src(prog: Program, prim: Any, path: str, scope: Scope) -> list[str
         case "assign" | "modify_field":
             dstn, srcn = params
             val, kind = prog.expr_src(srcn, f"{path}.parameters[1]", scope)
-            store = prog.store_src(dstn, val, kind, f"{path}.parameters[0]")
+            within = prog.fits_mask(srcn)
+            store = prog.store_src(dstn, val, kind, f"{path}.parameters[0]", within)
             return None if store is None else [store]
         case "register_read":
             dstn, regn, idxn = params

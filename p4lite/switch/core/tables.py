@@ -344,7 +344,9 @@ class Table:
     def lookup_src(self, scope: Scope) -> str:
         """Python source finding the entry of a packet ``p`` (``h``, ``v`` as above)."""
         key = self._key_src()
-        if self.support_timeout or not self.keys:
+        if not self.keys:
+            return "None"  # never a hit; p4c makes such tables to run an action
+        if self.support_timeout:
             return f"{scope.ref(self.lookup, 'lookup')}(p)"
         if self.match_type == "exact" and key:
             return f"{scope.ref(self._exact, 'exact')}.get({key})"

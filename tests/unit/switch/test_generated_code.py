@@ -26,6 +26,7 @@ from p4lite.switch.core import (
 )
 from p4lite.switch.core.codegen import Scope
 from p4lite.switch.core.engine import Pkt, Program
+from p4lite.switch.core.primitives import compile_primitive, primitive_src
 from p4lite.switch.core.tables import _SETTLE
 
 REFERENCE = Path(__file__).resolve().parents[2] / "conformance" / "reference"
@@ -101,6 +102,43 @@ def test_expression_source_matches_closure(
     assert got == want, src
     if kind != "any" and got[0] != "raises":
         assert got[0] == kind, src
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    target=st.sampled_from([*FIELDS, "$valid$"]),
+    node=expressions,
+    mask=st.sampled_from([None, 0, 0xF, 0xFF, 0xFFFF, 0xFFFFFFFF, -1]),
+    values=st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFF), st.integers(0, 0xFF)),
+    data=st.tuples(st.integers(0, 0xFF), st.integers(0, 0xFFFF)),
+)
+def test_assignment_source_matches_closure(
+    target: str,
+    node: dict[str, Any],
+    mask: int | None,
+    values: tuple[int, int, int],
+    data: tuple[int, int],
+) -> None:
+    prog = Program(json.loads(RANGE_JSON.read_text()), lambda: 0)
+    prog._nparams = 2
+    if mask is not None:
+        node = _wrap({"op": "&", "left": node, "right": {"type": "hexstr", "value": hex(mask)}})
+    dst = {"type": "field", "value": ["h", target]}
+    prim = {"op": "assign", "parameters": [dst, node]}
+    closure = compile_primitive(prog, prim, "prim")
+    scope = Scope()
+    lines = primitive_src(prog, prim, "prim", scope)
+    assert lines is not None
+    generated = scope.function("f", "p, a", ["h = p.h", "v = p.v", *lines])
+    hidx = prog.hdr_index["h"]
+    results = []
+    for fn in (closure, generated):
+        headers = [list(t) for t in prog.hdr_templates]
+        headers[hidx] = list(values)
+        p = Pkt(headers, list(prog.valid_template), 0, b"")
+        outcome = _outcome(fn, p, data)
+        results.append((outcome[0], p.h[hidx], p.v[hidx]))
+    assert results[0] == results[1], lines
 
 
 def _range_switch() -> Switch:
