@@ -108,7 +108,7 @@ class Watchdog:
                 continue
             self._seen.add(item.process.pid)
             line = report_line(item, code)
-            log.warning("%s", line)
+            log.debug("%s", line)
             lines.append(line)
         self.reported += lines
         return lines
