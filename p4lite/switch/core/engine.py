@@ -1189,6 +1189,7 @@ class Program:
         self, st: Json, path: str, states: dict[str, Any]
     ) -> Callable[[Pkt], str | None]:
         key_fns: list[Fn] = []
+        key_nodes: list[tuple[Json, str]] = []
         key_bytes: list[int] = []
         for j, k in enumerate(self._req(st, "transition_key", path, list)):
             kpath = f"{path}.transition_key[{j}]"
@@ -1207,6 +1208,7 @@ class Program:
             else:
                 raise LoadError(f"{kpath}.type", f"unsupported transition key type {kind!r}")
             key_fns.append(self.expr(k, kpath))
+            key_nodes.append((k, kpath))
             key_bytes.append((w + 7) // 8)
         cases: list[tuple[int, int, str | None, str | None]] = []
         has_default = False
@@ -1237,6 +1239,8 @@ class Program:
 
         if not key_fns:
             return lambda p: default_next
+        if all(vset is None for _, _, vset, _ in cases):
+            return self._select_src(key_nodes, key_bytes, cases, default_next)
 
         def select(p: Pkt) -> str | None:
             key = 0
@@ -1255,6 +1259,29 @@ class Program:
             return default_next
 
         return select
+
+    def _select_src(
+        self,
+        key_nodes: list[tuple[Json, str]],
+        key_bytes: list[int],
+        cases: list[tuple[int, int, str | None, str | None]],
+        default_next: str | None,
+    ) -> Callable[[Pkt], str | None]:
+        """A generated transition without value sets: the key (each part cut to
+        whole bytes, as ``select`` builds it), then the cases in order."""
+        scope = Scope()
+        parts = []
+        shift = sum(key_bytes) * 8
+        for (node, kpath), nb in zip(key_nodes, key_bytes, strict=True):
+            src, kind = self.expr_src(node, kpath, scope)
+            shift -= nb * 8
+            part = f"({src if kind == 'int' else f'int({src})'} & {(1 << (nb * 8)) - 1})"
+            parts.append(f"({part} << {shift})" if shift else part)
+        body = ["h = p.h", "v = p.v", "a = ()", f"key = {' | '.join(parts)}"]
+        for val, mask, _, nxt in cases:
+            body += [f"if key & {mask} == {val}:", f"    return {scope.ref(nxt, 's')}"]
+        body.append(f"return {scope.ref(default_next, 's')}")
+        return cast(Callable[[Pkt], "str | None"], scope.function("select", "p", body))
 
     def _extract_fn(self, hidx: int) -> Prim:
         lay = self.layouts[hidx]
