@@ -166,10 +166,7 @@ def test_a_switch_that_dies_is_said_at_once_and_nothing_is_left_running(tmp_path
             .removeprefix("mininet> ")
             .startswith(f"error: switch s2 killed by SIGKILL (pid {pids['s2']}); its log ")
         ), said
-        assert proc.stdin is not None
-        proc.stdin.write(b"exit\n")
-        proc.stdin.close()
-        out, _ = proc.communicate(timeout=120)
+        out, _ = proc.communicate(b"exit\n", timeout=120)
         output = seen + out.decode(errors="replace")
         assert proc.returncode != 0, output
         assert "1 process(es) of the testbed ended on their own" in output
