@@ -3,11 +3,16 @@
 The loader walks the JSON once, checks every node it uses (errors are ``LoadError``
 with the JSON path of the bad node) and builds closures for the parser, the
 pipelines, actions, expressions and checksums, plus the runtime state objects
-(tables, registers, counters, meters, action profiles). Per-packet work is then
-closure calls on a ``Pkt``: lists of ints per header instance, no dict walking.
+(tables, registers, counters, meters, action profiles). The hot paths are then
+generated as Python source from the checked nodes: one function per action (its
+primitives in order), per parser transition, and per pipeline step (a table or
+conditional with the chain of nodes that only it leads to). Expressions become
+source where they have one and call their closure where not, with the same
+values and the same order of evaluation. Per-packet work is these calls on a
+``Pkt``: lists of ints per header instance, no dict walking.
 
-May import only the standard library and the sibling modules ``api``, ``hashes``
-and ``tables``.
+May import only the standard library and the sibling modules ``api``, ``codegen``,
+``hashes``, ``primitives`` and ``tables``.
 """
 
 from __future__ import annotations

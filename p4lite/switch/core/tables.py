@@ -2,12 +2,14 @@
 
 Exact tables are dicts keyed by the key tuple; lpm tables keep one dict per prefix
 length, searched longest first; ternary/range tables keep a list sorted by
-priority. Tables with ``support_timeout`` stamp each hit entry with the clock
-and keep a heap of the times their entries with a TTL may age (a hit only moves
-an entry's time on; the sweep re-files it). Each entry holds its action's closure
-and data bound once, so that a hit runs it without a look-up; the key is built
-by a generated function. May import only the standard library and the sibling
-modules ``api`` and ``codegen``.
+priority, which a generated function searches once the entries have settled
+(small tables; the others use tuple-space search or a scan). Tables with
+``support_timeout`` stamp each hit entry with the clock and keep a heap of the
+times their entries with a TTL may age (a hit only moves an entry's time on; the
+sweep re-files it). Each entry holds its action's closure and data bound once,
+so that a hit runs it without a look-up; the key is built by a generated
+function. May import only the standard library and the sibling modules ``api``
+and ``codegen``.
 """
 
 from __future__ import annotations
@@ -345,7 +347,7 @@ class Table:
         """Python source finding the entry of a packet ``p`` (``h``, ``v`` as above)."""
         key = self._key_src()
         if not self.keys:
-            return "None"  # never a hit; p4c makes such tables to run an action
+            return "None"  # never a hit (p4c's tables for actions called in a control)
         if self.support_timeout:
             return f"{scope.ref(self.lookup, 'lookup')}(p)"
         if self.match_type == "exact" and key:
