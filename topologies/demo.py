@@ -63,6 +63,7 @@ from topologies.deployment import (
     SENSITIVE,
     TENANT_NORMAL,
     TENANT_SENSITIVE,
+    steering_switches,
 )
 from topologies.observe import DROPS, EVENTS, read_all_counters
 from topologies.testbed import (
@@ -360,6 +361,7 @@ def _controller_failover(
     if service is None:
         return killed
     dead = testbed.deployment.node(killed.killed).instance_id
+    steering = set(steering_switches(testbed.deployment.topology))
     expired: float | None = None
     reprogrammed: float | None = None
     false: list[str] = []
@@ -367,13 +369,20 @@ def _controller_failover(
         if not since <= d.time <= until:
             continue
         if d.kind == "expired":
-            inst = int(d.detail.split()[-1])
+            (inst,) = d.instances
             if inst == dead and d.time >= killed.killed_at and expired is None:
                 expired = d.time - killed.killed_at
             else:
                 host = testbed.deployment.node(inst).host
                 false.append(f"{host} at {d.time - killed.killed_at:+.2f} s")
-        elif d.kind == "program" and expired is not None and reprogrammed is None:
+        elif (
+            d.kind == "program"
+            and expired is not None
+            and reprogrammed is None
+            and d.switch in steering
+            and d.instances
+            and dead not in d.instances
+        ):
             reprogrammed = d.time - killed.killed_at
     return dataclasses.replace(
         killed, expired_s=expired, reprogrammed_s=reprogrammed, false_expiries=tuple(false)

@@ -108,10 +108,19 @@ class DecisionRecord:
     switch: str
     kind: str  # weights, expired, new, program, error, move
     detail: str
+    # The instance an "expired" or "new" decision is about; for "program", the
+    # instances the switch's groups hold once written.
+    instances: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"time": self.time, "switch": self.switch, "kind": self.kind, "detail": self.detail}
+        return {
+            "time": self.time,
+            "switch": self.switch,
+            "kind": self.kind,
+            "detail": self.detail,
+            "instances": list(self.instances),
+        }
 
 
 class SteeringService:
@@ -184,6 +193,8 @@ class SteeringService:
         """Turn digests on, listen to every switch, prepare partitions, start the loop."""
         if self._thread is not None:
             raise SteeringError("steering service already started: expected one start()")
+        self._stop.clear()  # a stopped service may start again
+        self._wake.clear()
         self._running = True
         for conn in self.fabric:
             if conn.index is None:
@@ -219,12 +230,14 @@ class SteeringService:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        for conn, on_digest, on_packet_in in self._listening:
-            conn.remove_digest_listener(on_digest)
-            conn.remove_packet_in_listener(on_packet_in)
-        self._listening.clear()
-        if self.prober is not None:
-            self.prober.uninstall()
+        try:
+            for conn, on_digest, on_packet_in in self._listening:
+                conn.remove_digest_listener(on_digest)
+                conn.remove_packet_in_listener(on_packet_in)
+        finally:
+            self._listening.clear()
+            if self.prober is not None:
+                self.prober.uninstall()
         log.info("steering stopped")
 
     def __enter__(self) -> SteeringService:
@@ -264,7 +277,7 @@ class SteeringService:
     # Advertisements -------------------------------------------------------------------
 
     def _on_registry(self, event: str, instance_id: int) -> None:
-        self._record("", event, f"instance {instance_id}")
+        self._record("", event, f"instance {instance_id}", (instance_id,))
         self._wake.set()
 
     def _on_digest(self, switch: str, dl: DigestList) -> None:
@@ -463,10 +476,13 @@ class SteeringService:
         self._plans[switch] = p.plan
         self._choices[switch] = p.choices
         self._rows[switch] = rows
-        self._log_write(switch, report, p.reasons)
+        held = sorted({i for c in p.choices for i, w in c.weights if w > 0})
+        self._log_write(switch, report, p.reasons, tuple(held))
         return True
 
-    def _log_write(self, switch: str, report: WriteReport, reasons: list[str]) -> None:
+    def _log_write(
+        self, switch: str, report: WriteReport, reasons: list[str], held: tuple[int, ...] = ()
+    ) -> None:
         self.counts["writes"] += report.writes
         detail = "; ".join(reasons) or "entries refreshed"
         if report.changed:
@@ -475,10 +491,10 @@ class SteeringService:
                 f"{report.deletes} deletes, {report.seconds * 1e3:.1f} ms)"
             )
         log.info("%s: %s", switch, detail)
-        self._record(switch, "program", detail)
+        self._record(switch, "program", detail, held)
 
-    def _record(self, switch: str, kind: str, detail: str) -> None:
-        self.decisions.append(DecisionRecord(time.time(), switch, kind, detail))
+    def _record(self, switch: str, kind: str, detail: str, instances: tuple[int, ...] = ()) -> None:
+        self.decisions.append(DecisionRecord(time.time(), switch, kind, detail, instances))
 
     # Partitions ------------------------------------------------------------------------
 

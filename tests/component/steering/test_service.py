@@ -146,6 +146,27 @@ def test_a_stopped_service_stops_listening_and_another_takes_over(
     assert second.registry.get(3) is None
 
 
+def test_a_stopped_service_starts_again_and_steers(
+    make_switch: Any, kit: Any, adverts: Callable[..., Adverts]
+) -> None:
+    s1 = make_switch("s1")
+    service = SteeringService(Fabric([s1.conn]), _config())
+    service.start()
+    service.stop()
+    service.start()
+    try:
+        adverts(s1).start(i2={"capacity": 100})
+        kit.wait_for(lambda: service.registry.get(2) is not None, what="instance 2")
+        # Its loop runs again: the new instance is programmed into s1's group.
+        kit.wait_for(lambda: 2 in service.weights("s1").get(1, {}), what="instance 2 steered")
+        program = [d for d in service.decisions if d.kind == "program" and d.switch == "s1"]
+        assert program and 2 in program[-1].instances
+        new = [d for d in service.decisions if d.kind == "new"]
+        assert [d.instances for d in new] == [(2,)]
+    finally:
+        service.stop()
+
+
 def test_weights_are_programmed_and_spread_requests_by_capacity(
     make_switch: Any, kit: Any, adverts: Callable[..., Adverts]
 ) -> None:
