@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,33 @@ def stop(logs: Path) -> int:
     return stopped
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 0 (any free one) to 65535, for argparse."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a port number, 0..65535")
+    return port
+
+
+def metrics_port_free(addr: str, port: int) -> str | None:
+    """Why ``addr:port`` cannot be served (before anything starts), or None when it can."""
+    if port == 0:
+        return None
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((addr, port))
+    except OSError as exc:
+        return (
+            f"metrics: cannot serve on {addr}:{port}: {exc.strerror or exc} "
+            "(METRICS_PORT= chooses another port, 0 any free one)"
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``make run`` / ``make stop``."""
     parser = argparse.ArgumentParser(prog="python -m topologies.launch", description=__doc__)
@@ -130,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--metrics-port",
-        type=int,
+        type=_port,
         default=9100,
         metavar="PORT",
         help="serve the controller's /metrics and /status there (0: any free port; default 9100)",
@@ -167,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"cannot start the testbed: missing {', '.join(missing)}. Nothing was started.",
             file=sys.stderr,
         )
+        return 2
+    busy = metrics_port_free(args.metrics_addr, args.metrics_port)
+    if busy is not None and args.steering == "service":
+        print(f"error: {busy}. Nothing was started.", file=sys.stderr)
         return 2
     from controller.p4rt.errors import P4RTError  # noqa: PLC0415
     from topologies import net  # noqa: PLC0415  (present only when the testbed is)
