@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +325,7 @@ class Testbed:
 
     def describe(self) -> list[str]:
         """What runs where: the deployment, the steering now, node processes, the endpoint."""
-        lines = self.deployment.describe(self.steering_mode or STEERING_SERVICE)
+        lines = self.deployment.describe(self.steering_mode)
         if self.steering is not None:
             status = self.steering.status()
             lines += steering_lines(status, self.deployment, nodes=False, decisions=0)
@@ -373,8 +374,12 @@ class Testbed:
         for host, proc in self.nodes.items():
             if host not in self.killed:
                 log_file = self.logs / f"{host}-node.log"
-                items.append(Watched(f"inference node on {host}", proc, log_file))
+                still = partial(self._not_killed, host)
+                items.append(Watched(f"inference node on {host}", proc, log_file, still))
         return items
+
+    def _not_killed(self, host: str) -> bool:
+        return host not in self.killed
 
 
 NODE_READY_TIMEOUT_S = 30.0

@@ -6,7 +6,8 @@ each one that has exited, once, in a single plain line: what it was, how it
 ended (exit code or signal), its PID and the last line of its log. The
 launcher runs one over the switch processes and the inference nodes while a
 scenario runs (``Testbed.watched``: nodes killed on purpose with
-``din_kill`` are left out); the rest of the testbed keeps running until the
+``din_kill`` are left out, even when the kill comes between the listing and
+the look at the process); the rest of the testbed keeps running until the
 scenario ends, when everything is stopped as usual.
 
 Imports the standard library only.
@@ -37,6 +38,8 @@ class Watched:
     label: str
     process: subprocess.Popen[Any]
     log_file: Path | None = None
+    # False once the process may end on purpose (asked after it has ended).
+    watched: Callable[[], bool] = lambda: True
 
 
 def how_it_ended(returncode: int) -> str:
@@ -104,7 +107,7 @@ class Watchdog:
         lines = []
         for item in self._watched():
             code = item.process.poll()
-            if code is None or item.process.pid in self._seen:
+            if code is None or item.process.pid in self._seen or not item.watched():
                 continue
             self._seen.add(item.process.pid)
             line = report_line(item, code)
@@ -120,11 +123,13 @@ class Watchdog:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Stop watching (before the processes are stopped on purpose)."""
+        """Stop watching, with a last pass (before the processes are stopped on purpose)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        for line in self.check():
+            self._report(line)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

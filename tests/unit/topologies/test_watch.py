@@ -32,10 +32,11 @@ def test_an_exit_is_reported_once_with_its_code_pid_and_log(tmp_path: Path) -> N
         assert dog.check() == []  # once
         calm.kill()
         calm.wait(timeout=30)
-        assert dog.check() == [
+        killed = (
             f"error: inference node on c1 killed by SIGKILL (pid {calm.pid}); its log {calm_log}"
-        ]
-        assert dog.reported == [*lines, dog.reported[-1]]
+        )
+        assert dog.check() == [killed]
+        assert dog.reported == [*lines, killed]
     finally:
         for proc in (crash, calm):
             if proc.poll() is None:
@@ -54,6 +55,38 @@ def test_the_thread_reports_through_the_callback(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "no report"
                 time.sleep(0.05)
         assert said == [f"error: switch s1 exited with code 0 (pid {proc.pid})"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def test_an_end_on_purpose_is_not_reported_even_if_listed_before(tmp_path: Path) -> None:
+    proc = _spawn("import time; time.sleep(30)", tmp_path / "e1-node.log")
+    on_purpose: set[str] = set()
+    listed = [Watched("inference node on e1", proc, None, lambda: "e1" not in on_purpose)]
+    try:
+        dog = Watchdog(lambda: listed)
+        assert dog.check() == []
+        on_purpose.add("e1")  # as din_kill does, before it kills
+        proc.kill()
+        proc.wait(timeout=30)
+        assert dog.check() == [] and dog.reported == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def test_an_end_in_the_last_moment_is_reported_on_exit(tmp_path: Path) -> None:
+    proc = _spawn("import time; time.sleep(30)", tmp_path / "s3.log")
+    said: list[str] = []
+    try:
+        with Watchdog(lambda: [Watched("switch s3", proc, None)], said.append, interval=60):
+            time.sleep(0.1)  # the thread's first pass is a minute away
+            proc.kill()
+            proc.wait(timeout=30)
+        assert said == [f"error: switch s3 killed by SIGKILL (pid {proc.pid})"]
     finally:
         if proc.poll() is None:
             proc.kill()
