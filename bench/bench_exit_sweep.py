@@ -58,7 +58,8 @@ SWITCH_MAC = "02:d1:00:01:00:00"
 
 def _model(models: Path, name: str, work: Path, split: int, *extra: str) -> MLPModel:
     path = models / f"{name}.npz"
-    if split != 0 or not path.is_file():
+    # Split 0 from ``make models`` unless that file predates training from restarts.
+    if split != 0 or not path.is_file() or "restarts" not in load_model(path).data:
         path = work / f"{name}-{split}.npz"
         cmd = [sys.executable, "-m", "controller.cli", "train", "mlp", "--seed", str(split),
                *extra, "--out", str(path)]  # fmt: skip

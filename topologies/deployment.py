@@ -261,7 +261,11 @@ class Deployment:
             here = nxt
 
     def describe(self, steering: str = STEERING_SERVICE) -> list[str]:
-        """What runs where, a line per item, for the start-up map (``steering``: its mode)."""
+        """What runs where, a line per item, for the start-up map.
+
+        ``steering``: its mode (``STEERING_SERVICE``, ``STEERING_STATIC``, or
+        ``""`` when nothing is steered).
+        """
         lines: list[str] = []
         models = self.models
         if models is not None and (self.placements or self.nodes):
@@ -305,6 +309,7 @@ class Deployment:
             else:
                 for n in self.nodes:
                     lines.append(f"instance {n.instance_id} {n.host} ({n.premises}) {n.address}")
+            if steering == STEERING_SERVICE:
                 lines.append(
                     f"steering: the controller's service on "
                     f"{', '.join(steering_switches(self.topology))}: weights from the nodes' "

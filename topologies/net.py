@@ -257,8 +257,10 @@ class ControllerSteering:
     def stop(self) -> None:
         """Stop the endpoint, then the service; the log goes back to the console."""
         try:
-            self.exporter.stop()
-            self.service.stop()
+            try:
+                self.exporter.stop()
+            finally:
+                self.service.stop()
         finally:
             self._restore_logging()
 
