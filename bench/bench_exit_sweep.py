@@ -56,7 +56,8 @@ THRESHOLDS = (*range(33), 40, 48, 64, 96, 128, 192, 256)  # every margin up to 3
 SWITCH_MAC = "02:d1:00:01:00:00"
 
 
-def _model(models: Path, name: str, work: Path, split: int, *extra: str) -> MLPModel:
+def load_or_train(models: Path, name: str, work: Path, split: int, *extra: str) -> MLPModel:
+    """Model ``name`` of split ``split``: from ``models`` (split 0), else trained in ``work``."""
     path = models / f"{name}.npz"
     # Split 0 from ``make models`` unless that file predates training from restarts.
     if split != 0 or not path.is_file() or "restarts" not in load_model(path).data:
@@ -165,8 +166,8 @@ def main() -> int:
         work = Path(tmp)
         per_split = []
         for k in range(args.splits):
-            small = _model(args.models, "digits-mlp", work, k)
-            large = _model(args.models, "digits-large", work, k, "--large")
+            small = load_or_train(args.models, "digits-mlp", work, k)
+            large = load_or_train(args.models, "digits-large", work, k, "--large")
             rows_k, codes_k, _y = sweep(small, large, k)
             if k == 0:
                 rows, codes, small0 = rows_k, codes_k, small

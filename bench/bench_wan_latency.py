@@ -7,13 +7,15 @@ and ``python -m nodes`` on the cloud host. The WAN link delays each direction by
 MLP's entries are on s1 and s2; two runs send the held-out digits as DIN requests:
 
 - ``in_network``: s1 computes layer 0, s2 layers 1 and 2 and answers when confident (exit
-  threshold ``--threshold``); the rest escalates over the WAN to the node, which finishes;
+  threshold ``--threshold``, by default the exit sweep's: the largest share of split 0's
+  test requests answered in the network at one point of accuracy lost or less against the
+  large model, ``bench_exit_sweep.py``); the rest escalates over the WAN to the node;
 - ``cloud_only``: no switch computes; every request crosses the WAN to the node.
 
 Figures per run: latency p50/p99 (client send to answer), the same for switch answers and
 node answers, share answered in the network, accuracy, lost requests. Prints them, writes
 them with ``--json FILE``; no pass/fail. Needs root; run under ``flock /tmp/din-net.lock``.
-Usage: ``python bench/bench_wan_latency.py [--json FILE] [--wan-ms 20] [--threshold 8]``.
+Usage: ``python bench/bench_wan_latency.py [--json FILE] [--wan-ms 20] [--threshold T]``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_exit_sweep import best_within_1_point, load_or_train, sweep
 from netns_rig import NetRig, Run, percentile
 
 from controller import install
@@ -82,7 +85,12 @@ def _figures(run: Run, labels: np.ndarray) -> dict[str, Any]:
 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Build the path, run both configurations and return the figures."""
-    model = dataclasses.replace(_model(args.models, work), exit_thresholds=(args.threshold,) * 10)
+    model = _model(args.models, work)
+    if args.threshold is None:
+        large = load_or_train(args.models, "digits-large", work, 0, "--large")
+        args.threshold = best_within_1_point(sweep(model, large, 0)[0])["threshold"]
+        print(f"exit threshold {args.threshold}: the sweep's best within one point", flush=True)
+    model = dataclasses.replace(model, exit_thresholds=(args.threshold,) * 10)
     split = digits16(0)
     codes = quantize_input(model, split.x_test)
     vectors = [[int(v) for v in row] for row in codes]
@@ -150,7 +158,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--models", type=Path, default=REPO / "build" / "models")
     parser.add_argument("--wan-ms", type=float, default=20.0, help="WAN delay each way")
-    parser.add_argument("--threshold", type=int, default=8, help="exit threshold (confidence)")
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        help="exit threshold (confidence; default: the exit sweep's best within one point)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="din-bench-wan-") as tmp:
