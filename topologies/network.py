@@ -42,6 +42,28 @@ logging.setLoggerClass(logging.Logger)
 log = logging.getLogger(__name__)
 
 
+class HtbQuantumNote(logging.Filter):
+    """Keeps tc's "sch_htb: quantum of class ... is big" off the console.
+
+    Mininet shapes a link's bandwidth with one HTB class and prints whatever tc
+    says as "*** Error:"; at rates above about 16 Mbit/s the kernel notes that the
+    class's quantum (its rate over r2q) is big. That matters only for sharing
+    between HTB classes, of which such a link has one: the rate holds. The note
+    goes to this module's debug log instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False (dropped, logged at debug here) for the quantum note; True otherwise."""
+        message = record.getMessage()
+        if "sch_htb: quantum of class" in message:
+            log.debug("tc: %s", message.strip().removeprefix("*** Error: "))
+            return False
+        return True
+
+
+logging.getLogger("mininet").addFilter(HtbQuantumNote())
+
+
 class NetworkError(RuntimeError):
     """A part of the network (a host process, a link) could not be set up."""
 

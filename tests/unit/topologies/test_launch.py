@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import pytest
@@ -30,3 +31,29 @@ def test_a_busy_metrics_port_is_named_before_anything_starts() -> None:
     assert metrics_port_free("127.0.0.1", port) is None  # free again
     assert metrics_port_free("127.0.0.1", 0) is None  # any free port
     assert metrics_port_free("203.0.113.7", 9100) is not None  # not an address of this machine
+
+
+def test_the_htb_quantum_note_is_kept_off_mininets_console(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from topologies import network  # noqa: PLC0415  (imports Mininet)
+
+    mininet_log = logging.getLogger("mininet")
+    assert any(isinstance(f, network.HtbQuantumNote) for f in mininet_log.filters)
+    with caplog.at_level(logging.DEBUG):
+        mininet_log.error(
+            "*** Error: Warning: sch_htb: quantum of class 50001 is big. Consider r2q change.\n"
+        )
+        mininet_log.error("*** Error: RTNETLINK answers: Operation not permitted\n")
+    said = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert (
+        "mininet",
+        logging.ERROR,
+        "*** Error: RTNETLINK answers: Operation not permitted\n",
+    ) in said
+    assert not any(n == "mininet" and "quantum" in m for n, _, m in said)
+    assert (
+        "topologies.network",
+        logging.DEBUG,
+        "tc: Warning: sch_htb: quantum of class 50001 is big. Consider r2q change.",
+    ) in said
