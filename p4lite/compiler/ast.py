@@ -16,12 +16,27 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class KeyValue:
+    """`key=value`, one pair of a structured annotation's key-value list."""
+
+    pos: Pos
+    key: str
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
 class Annotation:
-    """`@name(args)`; args are expressions when parseable."""
+    """`@name(args)`; args are expressions when parseable.
+
+    A structured annotation, `@name[...]`, has structured set and either an
+    expression list (args) or a key-value list (kv); `@name[]` has neither.
+    """
 
     pos: Pos
     name: str
     args: tuple[Expr, ...] = ()
+    structured: bool = False
+    kv: tuple[KeyValue, ...] = ()
 
 
 # ---------------------------------------------------------------- types
@@ -634,9 +649,9 @@ class Program:
 
 
 def annotation(annos: tuple[Annotation, ...], name: str) -> Annotation | None:
-    """The annotation called `name`, if any."""
+    """The (unstructured) annotation called `name`, if any."""
     for a in annos:
-        if a.name == name:
+        if a.name == name and not a.structured:
             return a
     return None
 

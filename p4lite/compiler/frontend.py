@@ -8,6 +8,7 @@ controls and the `main` package instance, and checks what it can see here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 from p4lite.compiler import ast
@@ -240,6 +241,8 @@ class Env:
     field_names: dict[tuple[str, str], str] = field(default_factory=dict)
     # (struct or header, field) -> the type name the field is declared with
     field_type_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (struct or header, field) -> the field's annotations, where it has any
+    field_annos: dict[tuple[str, str], tuple[ast.Annotation, ...]] = field(default_factory=dict)
 
     def newtype_name(self, declared: str | None) -> str | None:
         """The `type` a declared type name stands for through typedefs, or None."""
@@ -265,10 +268,14 @@ class FrontEnd:
 
     def run(self, prog: ast.Program) -> Env:
         """Process all declarations; errors go to the sink."""
-        for d in prog.decls:
+        decls: list[ast.Decl] = []
+        for written in prog.decls:
+            # constants are declared before use: those above d are known here
+            d = self.fold_structured_annotations(written)
+            decls.append(d)
             self.env.decl_order.append(d)
             self.declare(d)
-        for d in prog.decls:
+        for d in decls:
             self.check_scopes(d)
         self.instantiate_direct_calls()
         if self.env.main is None:
@@ -400,6 +407,8 @@ class FrontEnd:
                     external = ast.annotation_str(f.annotations, "name")
                     if external is not None:
                         env.field_names[(name, f.name)] = external
+                    if f.annotations:
+                        env.field_annos[(name, f.name)] = f.annotations
                     if kind == "header" and isinstance(ft, StructT) and ft.kind == "struct":
                         # p4c's FlattenHeaders: the struct's fields become header
                         # fields named by their path joined with '_'
@@ -618,6 +627,115 @@ class FrontEnd:
                     return ExternT(found.name, tuple(self.resolve(a, tparams) for a in t.args))
                 return found
 
+    # ------------------------------------------------------------ structured annotations
+    def fold_structured_annotations(self, d: ast.Decl) -> ast.Decl:
+        """d with each structured annotation checked and its values folded to literals.
+
+        p4c's rules: one structured annotation of a name per element, never
+        beside an unstructured one of that name nor in place of a predefined
+        annotation; no key twice; every value a compile-time constant of type
+        int, string or bool (an int within int64), which P4Info carries.
+        """
+        out = _map_annotations(d, self._check_run, self._fold_structured)
+        assert isinstance(out, type(d))
+        return out
+
+    def _check_run(self, annos: tuple[ast.Annotation, ...]) -> None:
+        """The rules between the annotations of one element."""
+        structured: set[str] = set()
+        unstructured = {a.name for a in annos if not a.structured}
+        for a in annos:
+            if not a.structured:
+                continue
+            if a.name in PREDEFINED_ANNOTATIONS:
+                self.sink.error(
+                    a.pos,
+                    f"@{a.name}[...]: {a.name!r} is a predefined annotation, "
+                    f"written @{a.name}(...)",
+                )
+            elif a.name in unstructured:
+                self.sink.error(
+                    a.pos,
+                    f"@{a.name}[...]: an element cannot have both a structured and an "
+                    f"unstructured annotation called {a.name!r}",
+                )
+            elif a.name in structured:
+                self.sink.error(
+                    a.pos,
+                    f"@{a.name}[...]: a structured annotation may appear only once on an element",
+                )
+            structured.add(a.name)
+
+    def _fold_structured(self, a: ast.Annotation) -> ast.Annotation:
+        """A structured annotation with literal values (errors for what cannot be one)."""
+        keys: set[str] = set()
+        for pair in a.kv:
+            if pair.key in keys:
+                self.sink.error(
+                    pair.pos, f"@{a.name}[...]: duplicate key {pair.key!r} in the key-value list"
+                )
+            keys.add(pair.key)
+        args = tuple(self._annotation_literal(a.name, e) for e in a.args)
+        kv = tuple(replace(p, value=self._annotation_literal(a.name, p.value)) for p in a.kv)
+        return replace(a, args=args, kv=kv)
+
+    def _annotation_literal(self, name: str, e: ast.Expr) -> ast.Expr:
+        """The literal a structured annotation's value folds to (e itself after an error)."""
+        try:
+            v = self._annotation_value(e)
+        except _AnnotationValueError as exc:
+            self.sink.error(exc.pos, f"@{name}[...]: {exc}")
+            return e
+        if isinstance(v, bool):
+            return ast.BoolLit(e.pos, v)
+        if isinstance(v, str):
+            return ast.StrLit(e.pos, v)
+        if not -(1 << 63) <= v < 1 << 63:
+            self.sink.error(
+                e.pos,
+                f"@{name}[...]: integer {v} in structured annotation must fit in int64, "
+                "consider using a string literal for larger values",
+            )
+            return e
+        return ast.IntLit(e.pos, v)
+
+    def _annotation_value(self, e: ast.Expr) -> int | bool | str:
+        """Evaluate a structured annotation's value: an int, a bool or a string."""
+        match e:
+            case ast.StrLit(value=text):
+                return text
+            case ast.BoolLit(value=flag):
+                return flag
+            case ast.IntLit(value=v, width=None):
+                return v
+            case ast.IntLit(width=w, signed=s):
+                raise _AnnotationValueError.illegal(e.pos, f"{'int' if s else 'bit'}<{w}>")
+            case ast.Name(name=n) if n in self.env.consts:
+                t, v = self.env.consts[n]
+                if isinstance(t, InfInt):
+                    return v
+                if isinstance(t, BoolT):
+                    return bool(v)
+                raise _AnnotationValueError.illegal(e.pos, type_str(t))
+            case ast.Unary(op="-", expr=x):
+                operand = self._annotation_value(x)
+                if isinstance(operand, bool) or not isinstance(operand, int):
+                    raise _AnnotationValueError.illegal(e.pos, _value_type(operand))
+                return -operand
+            case ast.Unary(op="!", expr=x):
+                operand = self._annotation_value(x)
+                if not isinstance(operand, bool):
+                    raise _AnnotationValueError.illegal(e.pos, _value_type(operand))
+                return not operand
+            case ast.Binary(op=op, left=left, right=right):
+                return _annotation_binary(
+                    e.pos, op, self._annotation_value(left), self._annotation_value(right)
+                )
+            case _:
+                raise _AnnotationValueError(
+                    e.pos, "structured annotation must be compile-time constant values"
+                )
+
     # ------------------------------------------------------------ constants
     def const_int(self, e: ast.Expr | None) -> int | None:
         """Value of a compile-time integer expression, or None (with an error)."""
@@ -733,6 +851,114 @@ class FrontEnd:
                 message = call.args[1].expr.value
             self.sink.error(call.pos, message)
         return 1
+
+
+# annotations p4c parses itself: never written as structured annotations
+PREDEFINED_ANNOTATIONS = frozenset(
+    {
+        "atomic",
+        "brief",
+        "command_line",
+        "controller_header",
+        "defaultonly",
+        "deprecated",
+        "description",
+        "disable_optimization",
+        "field_list",
+        "hidden",
+        "id",
+        "length",
+        "likely",
+        "match",
+        "max_group_size",
+        "max_member_weight",
+        "name",
+        "noSideEffects",
+        "noWarn",
+        "nounroll",
+        "optional",
+        "p4runtime_translation",
+        "persistent",
+        "pkginfo",
+        "pure",
+        "selector_size_semantics",
+        "synchronous",
+        "tableonly",
+        "unlikely",
+        "unroll",
+    }
+)
+
+
+class _AnnotationValueError(Exception):
+    """A structured annotation's value that P4Info cannot carry."""
+
+    def __init__(self, pos: Pos, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+
+    @classmethod
+    def illegal(cls, pos: Pos, type_name: str) -> _AnnotationValueError:
+        """A value of another type than int, string or bool."""
+        return cls(
+            pos,
+            f"illegal type {type_name} for structured annotation; must be int, string or bool",
+        )
+
+
+def _value_type(v: int | bool | str) -> str:
+    return "bool" if isinstance(v, bool) else "string" if isinstance(v, str) else "int"
+
+
+def _annotation_binary(
+    pos: Pos, op: str, a: int | bool | str, b: int | bool | str
+) -> int | bool | str:
+    """`a op b` for the values of a structured annotation."""
+    ta, tb = _value_type(a), _value_type(b)
+    if ta != tb:
+        raise _AnnotationValueError(pos, f"cannot apply {op!r} to {ta} and {tb}")
+    if op in ("==", "!="):
+        return (a == b) == (op == "==")
+    if ta == "bool" and op in ("&&", "||"):
+        return (a and b) if op == "&&" else (a or b)
+    if ta == "int" and isinstance(a, int) and isinstance(b, int):
+        if op in ("<", ">", "<=", ">="):
+            return bool(fold_binary(op, a, b))
+        if op in ("+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"):
+            if op in ("/", "%") and (b <= 0 or a < 0):
+                raise _AnnotationValueError(
+                    pos, f"{op!r} needs a non-negative and a positive operand"
+                )
+            if op in ("<<", ">>") and b < 0:
+                raise _AnnotationValueError(pos, f"{op!r} needs a non-negative shift amount")
+            value = fold_binary(op, a, b)
+            assert value is not None
+            return value
+    raise _AnnotationValueError(pos, f"cannot apply {op!r} to {ta} values")
+
+
+def _map_annotations(
+    node: object,
+    check_run: Callable[[tuple[ast.Annotation, ...]], None],
+    fold: Callable[[ast.Annotation], ast.Annotation],
+) -> object:
+    """node with fold applied to every structured annotation under it (shared where unchanged)."""
+    if isinstance(node, ast.Annotation):
+        return fold(node) if node.structured else node
+    if isinstance(node, tuple):
+        if node and all(isinstance(x, ast.Annotation) for x in node):
+            check_run(node)  # one element's annotations
+        items = tuple(_map_annotations(x, check_run, fold) for x in node)
+        return items if any(x is not y for x, y in zip(items, node, strict=True)) else node
+    if isinstance(node, Pos) or not is_dataclass(node) or isinstance(node, type):
+        return node
+    changes = {}
+    for f in fields(node):
+        value = getattr(node, f.name)
+        new = _map_annotations(value, check_run, fold)
+        if new is not value:
+            changes[f.name] = new
+    return replace(node, **changes) if changes else node
 
 
 def wrap(v: int, t: Bits) -> int:

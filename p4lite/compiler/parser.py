@@ -162,17 +162,41 @@ class Parser:
                 body = self.toks[start : self.i - 1]
                 args = self._annotation_args(body)
             elif self.at("["):
-                # a structured annotation, @name[...]: read over, as nothing uses one
-                depth = 0
-                while True:
-                    if self.at("EOF"):
-                        raise self.fail("unterminated annotation")
-                    depth += {"[": 1, "]": -1}.get(self.tok.kind, 0)
-                    self.i += 1
-                    if depth == 0:
-                        break
+                out.append(self._structured_annotation(at, name))
+                continue
             out.append(ast.Annotation(at.pos, name, tuple(args)))
         return tuple(out)
+
+    def _structured_annotation(self, at: Token, name: str) -> ast.Annotation:
+        """`@name[expressionList]` or `@name[kvList]` (a trailing comma allowed)."""
+        self.expect("[")
+        args: list[ast.Expr] = []
+        kv: list[ast.KeyValue] = []
+        while not self.accept("]"):
+            if self.at("EOF"):
+                raise self.fail("unterminated annotation", at)
+            t = self.tok
+            # a key is a name; keywords such as 'type' are names here as well
+            is_name = t.kind == "ID" or (t.kind == t.text and t.text.isidentifier())
+            if is_name and self.peek().kind == "=":
+                if args:
+                    raise self.fail(
+                        f"syntax error: structured annotation @{name} mixes expressions "
+                        "and key=value pairs"
+                    )
+                self.i += 2
+                kv.append(ast.KeyValue(t.pos, t.text, self.expression()))
+            else:
+                if kv:
+                    raise self.fail(
+                        f"syntax error: structured annotation @{name} mixes key=value pairs "
+                        "and expressions"
+                    )
+                args.append(self.expression())
+            if not self.accept(","):
+                self.expect("]", "',' or ']'")
+                break
+        return ast.Annotation(at.pos, name, tuple(args), structured=True, kv=tuple(kv))
 
     def _annotation_args(self, body: list[Token]) -> list[ast.Expr]:
         if not body:
