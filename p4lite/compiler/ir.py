@@ -366,9 +366,15 @@ class Lowered:
     digests: list[tuple[str, int, list[tuple[str, int, str]]]] = field(default_factory=list)
     arch_names: dict[str, str] = field(default_factory=dict)
     extern_calls: bool = False
-    # @controller_header name, header type name, annotations, fields
+    # @controller_header name, header type name, annotations, fields (name,
+    # width, new type, annotations)
     controller_headers: list[
-        tuple[str, str, tuple[ast.Annotation, ...], list[tuple[str, int, str | None]]]
+        tuple[
+            str,
+            str,
+            tuple[ast.Annotation, ...],
+            list[tuple[str, int, str | None, tuple[ast.Annotation, ...]]],
+        ]
     ] = field(default_factory=list)
     direct_actions: list[tuple[str, ast.ActionDecl]] = field(default_factory=list)
     serializable_enums: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)

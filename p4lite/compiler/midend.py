@@ -74,7 +74,12 @@ class MidEnd(ControlLowering):
                 ch = ast.annotation_str(annos, "controller_header")
                 if ch is not None:
                     fields = [
-                        (n, width_of(ft), env.newtype_name(env.field_type_names.get((name, n))))
+                        (
+                            n,
+                            width_of(ft),
+                            env.newtype_name(env.field_type_names.get((name, n))),
+                            env.field_annos.get((name, n), ()),
+                        )
                         for n, ft in t.fields
                     ]
                     self.out.controller_headers.append((ch, name, annos, fields))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from google.protobuf import json_format, text_format
-from p4.config.v1 import p4info_pb2
+from p4.config.v1 import p4info_pb2, p4types_pb2
 
 from p4lite.compiler import ast
 from p4lite.compiler.ir import LAction, LExtern, Lowered, LTable
@@ -61,6 +61,16 @@ _CONSUMED = frozenset(
         "tableonly",
         "controller_header",
     }
+)
+
+
+# the P4Info messages that carry annotations
+_Annotated = (
+    p4info_pb2.Preamble
+    | p4info_pb2.MatchField
+    | p4info_pb2.Action.Param
+    | p4info_pb2.ActionRef
+    | p4info_pb2.ControllerPacketMetadata.Metadata
 )
 
 
@@ -114,6 +124,33 @@ def _render_annotation(a: ast.Annotation) -> str:
     return f"@{a.name}({', '.join(parts)})"
 
 
+def _structured(msg: _Annotated, a: ast.Annotation) -> None:
+    """Append a structured annotation, its values folded to literals by the front end.
+
+    p4c leaves the body unset for `@name[]` and no source location.
+    """
+    sa = msg.structured_annotations.add()
+    sa.name = a.name
+    for x in a.args:
+        _expression(sa.expression_list.expressions.add(), x)
+    for pair in a.kv:
+        kv = sa.kv_pair_list.kv_pairs.add()
+        kv.key = pair.key
+        _expression(kv.value, pair.value)
+
+
+def _expression(out: p4types_pb2.Expression, x: ast.Expr) -> None:
+    match x:
+        case ast.StrLit(value=text):
+            out.string_value = text
+        case ast.BoolLit(value=flag):
+            out.bool_value = flag
+        case ast.IntLit(value=v):
+            out.int64_value = v
+        case _:
+            raise AssertionError(f"{x.pos}: structured annotation value not folded")
+
+
 def _fill_preamble(
     pre: p4info_pb2.Preamble, ident: int, name: str, alias: str, annos: tuple[ast.Annotation, ...]
 ) -> None:
@@ -121,7 +158,10 @@ def _fill_preamble(
     pre.name = name
     pre.alias = alias
     for a in annos:
-        if a.name == "brief" and a.args and isinstance(a.args[0], ast.StrLit):
+        if a.structured:
+            # p4c copies every structured annotation, whatever its name
+            _structured(pre, a)
+        elif a.name == "brief" and a.args and isinstance(a.args[0], ast.StrLit):
             pre.doc.brief = a.args[0].value
         elif a.name == "description" and a.args and isinstance(a.args[0], ast.StrLit):
             pre.doc.description = a.args[0].value
@@ -134,7 +174,9 @@ def _fill_annotations(
 ) -> None:
     """Annotations of a match field or an action param (@brief/@description as doc)."""
     for an in annos:
-        if an.name == "brief" and an.args and isinstance(an.args[0], ast.StrLit):
+        if an.structured:
+            _structured(msg, an)
+        elif an.name == "brief" and an.args and isinstance(an.args[0], ast.StrLit):
             msg.doc.brief = an.args[0].value
         elif an.name == "description" and an.args and isinstance(an.args[0], ast.StrLit):
             msg.doc.description = an.args[0].value
@@ -297,7 +339,9 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             ar = pt.action_refs.add()
             ar.id = action_ids[act.name]
             for an in annos:
-                if an.name in ("defaultonly", "tableonly"):
+                if an.structured:
+                    _structured(ar, an)
+                elif an.name in ("defaultonly", "tableonly"):
                     ar.annotations.append(_render_annotation(an))
                     ar.scope = (
                         p4info_pb2.ActionRef.DEFAULT_ONLY
@@ -446,10 +490,16 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
         cid = ids.assign("controller_header", htype)
         _fill_preamble(cpm.preamble, cid, hname, hname, annos)
         cpm.preamble.annotations.insert(0, f'@controller_header("{hname}")')
-        for i, (fname, w, mtype) in enumerate(cfields, start=1):
+        for i, (fname, w, mtype, fannos) in enumerate(cfields, start=1):
             md = cpm.metadata.add()
             md.id = i
             md.name = fname
+            for an in fannos:
+                # p4c's addAnnotations: no doc for a metadata field
+                if an.structured:
+                    _structured(md, an)
+                elif an.name not in ("name", "id", "brief", "description"):
+                    md.annotations.append(_render_annotation(an))
             type_name, md.bitwidth = newtypes.use(mtype, w)
             if type_name:
                 md.type_name.name = type_name
