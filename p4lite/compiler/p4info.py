@@ -14,6 +14,7 @@ from google.protobuf import json_format, text_format
 from p4.config.v1 import p4info_pb2, p4types_pb2
 
 from p4lite.compiler import ast
+from p4lite.compiler.diagnostics import CompileError, Diagnostic, Pos
 from p4lite.compiler.ir import LAction, LExtern, Lowered, LTable
 
 logger = logging.getLogger(__name__)
@@ -207,6 +208,44 @@ def _explicit_id(annos: tuple[ast.Annotation, ...]) -> int | None:
     return None
 
 
+def _field_ids(
+    what: str, fields: list[tuple[str, tuple[ast.Annotation, ...]]], errors: list[Diagnostic]
+) -> list[int]:
+    """Ids of the fields of one P4Info object (match fields, parameters, metadata), as p4c's.
+
+    ``@id`` values first; the others are numbered from 1 in order, an
+    explicitly numbered field taking its place in the count, skipping the ids
+    already given. An @id of 0, or one used twice, is added to ``errors``,
+    ``what`` naming the object.
+    """
+    given: dict[int, int] = {}
+    used: set[int] = set()
+    for k, (name, annos) in enumerate(fields):
+        v = _explicit_id(annos)
+        if v is None:
+            continue
+        anno = ast.annotation(annos, "id")
+        pos = anno.pos if anno is not None else Pos("", 0, 0)
+        if v == 0:
+            errors.append(Diagnostic(pos, f"{what}: {name}: 0 is not a valid @id value"))
+        elif v in used:
+            errors.append(Diagnostic(pos, f"{what}: {name}: @id {v} is used multiple times"))
+        given[k] = v
+        used.add(v)
+    out: list[int] = []
+    index = 1
+    for k in range(len(fields)):
+        if k in given:
+            out.append(given[k])
+            index += 1
+            continue
+        while index in used:
+            index += 1
+        out.append(index)
+        used.add(index)
+    return out
+
+
 class _NewTypes:
     """The P4Runtime new types a P4Info refers to, and their SDN widths."""
 
@@ -317,6 +356,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             return explicit[(kind, name)]
         return ids.assign(_kind(kind), name)
 
+    field_errors: list[Diagnostic] = []  # @id of match fields, parameters, metadata
     table_ids = {t.name: get_id("table", t.name) for t in tables}
     action_ids = {a.name: get_id("action", a.name) for a in actions}
     extern_ids = {e.name: get_id(e.kind, e.name) for e in externs}
@@ -324,9 +364,12 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
     for t in tables:
         pt = info.tables.add()
         _fill_preamble(pt.preamble, table_ids[t.name], t.name, alias[t.name], t.annotations)
-        for i, k in enumerate(t.keys, start=1):
+        key_ids = _field_ids(
+            f"table {t.name}", [(k.name, k.annotations) for k in t.keys], field_errors
+        )
+        for k, kid in zip(t.keys, key_ids, strict=True):
             mf = pt.match_fields.add()
-            mf.id = i
+            mf.id = kid
             mf.name = k.name
             type_name, mf.bitwidth = newtypes.use(k.type_name, k.width)
             mf.match_type = _MATCH[k.p4_match]
@@ -367,9 +410,17 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
     for a in actions:
         pa = info.actions.add()
         _fill_preamble(pa.preamble, action_ids[a.name], a.name, alias[a.name], a.annotations)
-        for i, (pname, w) in enumerate(a.params, start=1):
+        param_ids = _field_ids(
+            f"action {a.name}",
+            [
+                (pname, a.param_annos[i] if i < len(a.param_annos) else ())
+                for i, (pname, _) in enumerate(a.params)
+            ],
+            field_errors,
+        )
+        for i, ((pname, w), pid) in enumerate(zip(a.params, param_ids, strict=True), start=1):
             pp = pa.params.add()
-            pp.id = i
+            pp.id = pid
             pp.name = pname
             ptype = a.param_types[i - 1] if i <= len(a.param_types) else ""
             type_name, pp.bitwidth = newtypes.use(ptype, w)
@@ -490,9 +541,10 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
         cid = ids.assign("controller_header", htype)
         _fill_preamble(cpm.preamble, cid, hname, hname, annos)
         cpm.preamble.annotations.insert(0, f'@controller_header("{hname}")')
-        for i, (fname, w, mtype, fannos) in enumerate(cfields, start=1):
+        field_ids = _field_ids(f"header {htype}", [(f[0], f[3]) for f in cfields], field_errors)
+        for (fname, w, mtype, fannos), fid in zip(cfields, field_ids, strict=True):
             md = cpm.metadata.add()
-            md.id = i
+            md.id = fid
             md.name = fname
             for an in fannos:
                 # p4c's addAnnotations: no doc for a metadata field
@@ -503,6 +555,8 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             type_name, md.bitwidth = newtypes.use(mtype, w)
             if type_name:
                 md.type_name.name = type_name
+    if field_errors:
+        raise CompileError(field_errors)
     newtypes.fill(info)
     if tables or actions or externs or low.digests or low.extern_calls or low.value_sets:
         info.type_info.SetInParent()

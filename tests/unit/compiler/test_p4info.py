@@ -361,3 +361,45 @@ def test_action_param_annotations_are_copied(compile_text: Callable[[str], Resul
     info = compile_text(_v1("header h_t { bit<8> a; }", ingress)).p4info
     param = next(a for a in info.actions if a.preamble.name == "I.set").params[0]
     assert (list(param.annotations), param.doc.brief) == (["@refers_to(t, a)"], "new value")
+
+
+FIELD_IDS = """
+@controller_header("packet_in")
+header packet_in_t { bit<9> port; @id(1) bit<7> pad; bit<8> reason; }
+header h_t { bit<8> a; bit<8> b; bit<8> c; }
+"""
+
+FIELD_IDS_INGRESS = """
+    action set(bit<8> x, @id(2) bit<8> y, bit<8> z) { hdr.h.a = x; hdr.h.b = y; hdr.h.c = z; }
+    table t {
+        key = { hdr.h.a : exact; hdr.h.b : exact @id(5); hdr.h.c : exact; }
+        actions = { set; }
+    }
+    apply { t.apply(); }
+"""
+
+
+def test_field_ids_honour_id_annotations_as_p4c(compile_text: Callable[[str], Result]) -> None:
+    # p4c's FieldIdAllocator: @id values first; the others from 1 in order, an
+    # annotated field counting as one, skipping ids already taken.
+    headers = "packet_in_t pin; h_t h;"
+    info = compile_text(_v1(FIELD_IDS, FIELD_IDS_INGRESS, headers)).p4info
+    keys = [(m.name, m.id) for m in info.tables[0].match_fields]
+    assert keys == [("hdr.h.a", 1), ("hdr.h.b", 5), ("hdr.h.c", 2)]
+    (action,) = [a for a in info.actions if a.preamble.name == "I.set"]
+    assert [(p.name, p.id) for p in action.params] == [("x", 1), ("y", 2), ("z", 3)]
+    cpm = info.controller_packet_metadata[0]
+    assert [(m.name, m.id) for m in cpm.metadata] == [("port", 2), ("pad", 1), ("reason", 3)]
+
+
+def test_a_zero_or_repeated_field_id_is_an_error(compile_text: Callable[[str], Result]) -> None:
+    ingress = (
+        FIELD_IDS_INGRESS.replace("@id(5)", "@id(0)")
+        .replace("@id(2) bit<8> y", "@id(7) bit<8> y")
+        .replace("bit<8> z)", "@id(7) bit<8> z)")
+    )
+    with pytest.raises(CompileError) as err:
+        compile_text(_v1(FIELD_IDS, ingress, "packet_in_t pin; h_t h;"))
+    text = str(err.value)
+    assert "error: table I.t: hdr.h.b: 0 is not a valid @id value" in text
+    assert "error: action I.set: z: @id 7 is used multiple times" in text
