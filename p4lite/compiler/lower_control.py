@@ -175,9 +175,13 @@ class ControlLowering(ParserLowering):
         """Move ``t.apply().hit``/``.miss`` out of larger expressions into locals.
 
         ``x = f(t.apply().hit ? 1 : 2)`` becomes ``bool hit = t.apply().hit;
-        x = f(hit ? 1 : 2)``, which the control graph can express. Only operands
-        that are always evaluated, left to right, are hoisted: an apply under
-        ``&&``, ``||`` or ``?:`` that might not run is left (and rejected).
+        x = f(hit ? 1 : 2)``, which the control graph can express. Operands are
+        hoisted left to right. An apply that might not run becomes an ``if``, as
+        p4c's SideEffectOrdering does: ``a || t.apply().hit`` becomes ``bool c =
+        a; if (!c) { c = t.apply().hit; }`` (``&&`` alike), and an assignment or
+        initializer ``x = c ? A : B`` with an apply in ``A`` or ``B`` becomes
+        ``if (c) { x = A; } else { x = B; }``. An apply in a conditional operand
+        deeper in an expression is left (and rejected).
         """
         hoisted: list[ast.Stmt] = []
 
@@ -199,6 +203,15 @@ class ControlLowering(ParserLowering):
             match e:
                 case ast.Unary(expr=x):
                     return replace(e, expr=visit(x))
+                case ast.Binary(op="&&" | "||" as op, left=a, right=b) if self.has_apply(b):
+                    name = self.fresh("tbl_cond")
+                    bool_t = ast.TypeRef(e.pos, "bool")
+                    hoisted.append(ast.VarDecl(e.pos, bool_t, name, visit(a)))
+                    tmp = ast.Name(e.pos, name)
+                    guard: ast.Expr = tmp if op == "&&" else ast.Unary(e.pos, "!", tmp)
+                    then = ast.Block(e.pos, (ast.Assign(e.pos, tmp, b),))
+                    hoisted.append(ast.If(e.pos, guard, then, None))
+                    return tmp
                 case ast.Binary(op="&&" | "||", left=a):
                     return replace(e, left=visit(a))
                 case ast.Binary(left=a, right=b):
@@ -221,7 +234,20 @@ class ControlLowering(ParserLowering):
                     return replace(e, items=tuple(visit(x) for x in items))
             return e
 
+        def branches_apply(e: ast.Expr | None) -> bool:
+            return isinstance(e, ast.Ternary) and (
+                self.has_apply(e.then) or self.has_apply(e.other)
+            )
+
         match s:
+            case ast.Assign(rhs=ast.Ternary(cond=c, then=a, other=b)) if branches_apply(s.rhs):
+                then = ast.Block(s.pos, (replace(s, rhs=a),))
+                other = ast.Block(s.pos, (replace(s, rhs=b),))
+                return self.hoist_applies(ast.If(s.pos, c, then, other))
+            case ast.VarDecl(init=init) if branches_apply(init):
+                assert init is not None
+                assign = ast.Assign(s.pos, ast.Name(s.pos, s.name), init)
+                return [replace(s, init=None), *self.hoist_applies(assign)]
             case ast.Assign(rhs=rhs) if not direct(rhs):
                 new: ast.Stmt = replace(s, rhs=visit(rhs))
             case ast.VarDecl(init=init) if init is not None and not direct(init):
@@ -270,14 +296,18 @@ class ControlLowering(ParserLowering):
     def has_apply(self, e: ast.Expr) -> bool:
         """Whether an expression contains a table apply."""
         match e:
-            case ast.Member(expr=x):
-                return self.has_apply(x)
             case ast.Call(func=ast.Member(name="apply")):
                 return True
-            case ast.Unary(expr=x):
+            case ast.Call(func=f, args=args):
+                return self.has_apply(f) or any(self.has_apply(a.expr) for a in args)
+            case ast.Member(expr=x) | ast.Unary(expr=x) | ast.Cast(expr=x) | ast.Slice(expr=x):
                 return self.has_apply(x)
-            case ast.Binary(left=l, right=r):
+            case ast.Binary(left=l, right=r) | ast.Index(expr=l, index=r):
                 return self.has_apply(l) or self.has_apply(r)
+            case ast.Ternary(cond=c, then=a, other=b):
+                return self.has_apply(c) or self.has_apply(a) or self.has_apply(b)
+            case ast.ListExpr(items=items):
+                return any(self.has_apply(x) for x in items)
         return False
 
     def straight(self, stmts: list[ast.Stmt], ctx: Ctx) -> tuple[list[J], Pos | None]:
