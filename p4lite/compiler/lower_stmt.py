@@ -479,12 +479,23 @@ class StmtLowering(ExprLowering):
         )
 
     def slice_assign(self, lhs: ast.Slice, rhs: ast.Expr, ctx: Ctx, pos: Pos) -> None:
-        """Lower an assignment to a slice as a read-modify-write."""
-        dst = self.place(lhs.expr, ctx)
-        if not isinstance(dst, (PField, PDynField)) or not isinstance(dst.type, Bits):
-            raise UnsupportedError(lhs.pos, "unsupported slice assignment target")
+        """Lower an assignment to a slice as a read-modify-write.
+
+        A slice of a slice (``x[7:4][1:0] = v``) is the slice of ``x`` it names
+        (``x[5:4]``).
+        """
         h = self.const_in(lhs.hi, ctx)
         lo = self.const_in(lhs.lo, ctx)
+        base = lhs.expr
+        while isinstance(base, ast.Slice) and h is not None and lo is not None:
+            bh = self.const_in(base.hi, ctx)
+            blo = self.const_in(base.lo, ctx)
+            if bh is None or blo is None or bh < blo or h >= bh - blo + 1:
+                raise UnsupportedError(lhs.pos, "slice bounds must be constants within the field")
+            h, lo, base = h + blo, lo + blo, base.expr
+        dst = self.place(base, ctx)
+        if not isinstance(dst, (PField, PDynField)) or not isinstance(dst.type, Bits):
+            raise UnsupportedError(lhs.pos, "unsupported slice assignment target")
         if h is None or lo is None or h < lo or h >= dst.type.width:
             raise UnsupportedError(lhs.pos, "slice bounds must be constants within the field")
         w = h - lo + 1

@@ -3,6 +3,7 @@ indexes, `if` in parser states, division and modulo by powers of two."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -557,3 +558,34 @@ def test_generic_type_argument_count_is_checked(compile_text: Compile) -> None:
     with pytest.raises(CompileError) as exc:
         compile_text(text)
     assert "'G' takes 1 type argument(s), got 2" in exc.value.diagnostics[0].message
+
+
+def test_apply_in_conditional_operand_runs_under_a_condition(compile_text: Compile) -> None:
+    decls = """
+    action set_b(bit<8> v) { hdr.h.b = v; }
+    table t1 { key = { hdr.h.a : exact; } actions = { set_b; NoAction; } }
+    table t2 { key = { hdr.h.a : exact; } actions = { set_b; NoAction; } }
+    table t3 { key = { hdr.h.a : exact; } actions = { set_b; NoAction; } }
+    """
+    body = """
+        bool x = hdr.h.a == 1 || t1.apply().hit;
+        if (hdr.h.a == 2 && t2.apply().miss) { hdr.h.c = 1; }
+        hdr.h.b = x ? (t3.apply().hit ? 8w1 : 8w2) : 8w3;
+    """
+    res = compile_text(HEAD + PLAIN_PARSER + ingress(body, decls) + REST)
+    pipe = res.json["pipelines"][0]
+    guarded = {c["true_next"] for c in pipe["conditionals"]}
+    from_tables = {
+        n for t in pipe["tables"] for n in (t["base_default_next"], *t["next_tables"].values())
+    }
+    for name in ("I.t1", "I.t2", "I.t3"):
+        assert name in guarded
+        assert name not in from_tables and name != pipe["init_table"]
+
+
+def test_slice_of_slice_write_bounds_are_checked(compile_text: Compile) -> None:
+    ok = compile_text(HEAD + PLAIN_PARSER + ingress("hdr.h.c[11:4][1:0] = 2w3;") + REST)
+    # c[11:4][1:0] is c[5:4]: the bits kept are every other one
+    assert '"0xffcf"' in json.dumps(prims_of(ok))
+    text = HEAD + PLAIN_PARSER + ingress("hdr.h.c[11:4][8:0] = 0;") + REST
+    assert "slice bounds must be constants within the field" in compile_error(compile_text, text)
