@@ -154,6 +154,15 @@ def _hexdata(tokens: Sequence[str], line: int) -> str:
     return data
 
 
+def _packet_bytes(data: str) -> bytes:
+    """A packet line's bytes, read two hex digits at a time as p4c's BMv2 runner does.
+
+    A lone last digit is a byte of its own value (``...20 0`` ends in 0x00).
+    """
+    whole = bytes.fromhex(data[: len(data) // 2 * 2])
+    return whole + bytes([int(data[-1], 16)]) if len(data) % 2 else whole
+
+
 def parse_key_value(info: KeyInfo, text: str, line: int) -> KeyMatch | None:
     """Turn an STF key value into a match for a key of this kind."""
     kind = info.match_kind
@@ -409,9 +418,9 @@ def run_stf(
         if c.keyword == "packet":
             words = c.args.split()
             data_hex = _hexdata(words[1:], c.line)
-            if "*" in data_hex or len(data_hex) % 2:
-                raise StfError(f"line {c.line}: packet data {data_hex!r} is not whole bytes")
-            for oport, odata in sw.process(_num(words[0], c.line), bytes.fromhex(data_hex)):
+            if "*" in data_hex:
+                raise StfError(f"line {c.line}: packet data {data_hex!r} has a wildcard")
+            for oport, odata in sw.process(_num(words[0], c.line), _packet_bytes(data_hex)):
                 received.setdefault(oport, []).append(odata)
             continue
         try:
