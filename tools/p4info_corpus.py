@@ -30,12 +30,9 @@ otherwise, 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import json
 import sys
-import traceback
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +40,7 @@ from google.protobuf import text_format
 from google.protobuf.message import Message
 from p4.config.v1 import p4info_pb2
 
-from p4lite.compiler.diagnostics import CompileError
-from p4lite.compiler.driver import Options, compile_file
+from tools.corpus import TOO_DEEP, Failed, compile_program, programs, totals
 
 OUTCOMES = ("equal", "different", "reject", "crash")
 SUFFIX = ".p4.p4info.txtpb"
@@ -254,34 +250,16 @@ def check_one(p4: Path, ref_path: Path) -> Outcome:
     ref = p4info_pb2.P4Info()
     text_format.Parse(ref_path.read_text(encoding="utf-8"), ref, allow_unknown_field=True)
     name = p4.stem
-    try:
-        result = compile_file(str(p4), Options(include_dirs=(str(p4.parent),)))
-    except CompileError as exc:
-        rendered = [d.render() for d in exc.diagnostics]
-        return Outcome(name, "reject", rendered[0].splitlines()[0] if rendered else str(exc))
-    except RecursionError:
-        return Outcome(name, "crash", "RecursionError: program nested too deeply")
-    except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}"
-        return Outcome(name, "crash", detail + "\n" + traceback.format_exc())
+    result = compile_program(p4)
+    if isinstance(result, Failed):
+        # a crash's detail carries its traceback, but for a program nested too deeply
+        trace = result.kind == "crash" and result.detail != TOO_DEEP
+        return Outcome(name, result.kind, result.detail + ("\n" + result.text if trace else ""))
     diffs = compare(ref, result.p4info)
     if not diffs:
         return Outcome(name, "equal", "")
     kinds = sorted({d.kind for d in diffs})
     return Outcome(name, "different", ", ".join(kinds), tuple(diffs))
-
-
-def programs(folder: Path, pattern: str | None) -> list[tuple[Path, Path]]:
-    """The ``(NAME.p4, NAME.p4.p4info.txtpb)`` pairs of a folder, sorted, filtered."""
-    pairs = []
-    for p4 in sorted(folder.glob("*.p4")):
-        ref = p4.with_name(p4.name + ".p4info.txtpb")
-        if not ref.is_file():
-            continue
-        if pattern and not (pattern in p4.stem or fnmatch.fnmatch(p4.stem, pattern)):
-            continue
-        pairs.append((p4, ref))
-    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.folder.is_dir():
         print(f"p4info_corpus: {args.folder} is not a folder", file=sys.stderr)
         return 2
-    pairs = programs(args.folder, args.pattern)
+    pairs = programs(args.folder, lambda p4: p4.with_name(p4.name + ".p4info.txtpb"), args.pattern)
     if not pairs:
         print(f"p4info_corpus: no NAME.p4 with NAME{SUFFIX} in {args.folder}", file=sys.stderr)
         return 2
@@ -320,22 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {kind}: {len(owners[kind])} programs ({', '.join(sorted(owners[kind]))});"
                 f" e.g. {d.where}: p4c {d.p4c} | p4lite {d.p4lite}"
             )
-    counts = Counter(r.outcome for r in results)
-    print(
-        f"total {len(results)}: " + ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in OUTCOMES)
-    )
-    if args.json_out:
-        args.json_out.write_text(
-            json.dumps(
-                {
-                    "counts": {k: counts.get(k, 0) for k in OUTCOMES},
-                    "programs": [asdict(r) for r in results],
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+    counts = totals(results, OUTCOMES, args.json_out)
     return 0 if counts.get("equal", 0) == len(results) else 1
 
 

@@ -23,19 +23,16 @@ Exit 0 when every program passes, 1 otherwise, 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import sys
 import time
 import traceback
-from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from p4lite.compiler.diagnostics import CompileError
-from p4lite.compiler.driver import Options, compile_file
 from p4lite.switch.core import SwitchError
 from p4lite.switch.stf import StfError, run_stf
+from tools.corpus import Failed, compile_program, programs, totals
 
 OUTCOMES = ("pass", "reject", "crash", "load-error", "mismatch", "runner-error")
 
@@ -63,16 +60,9 @@ def run_one(p4: Path, stf: Path) -> Outcome:
     def done(kind: str, detail: str, text: str = "") -> Outcome:
         return Outcome(p4.stem, kind, detail, text or detail, time.perf_counter() - start)
 
-    try:
-        result = compile_file(str(p4), Options(include_dirs=(str(p4.parent),)))
-    except CompileError as exc:
-        rendered = [d.render() for d in exc.diagnostics]
-        first = rendered[0].splitlines()[0] if rendered else str(exc)
-        return done("reject", first, "\n".join(rendered))
-    except RecursionError:
-        return done("crash", "RecursionError: program nested too deeply", traceback.format_exc())
-    except Exception as exc:
-        return done("crash", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    result = compile_program(p4)
+    if isinstance(result, Failed):
+        return done(result.kind, result.detail, result.text)
     program = json.dumps(result.json)
     stf_text = stf.read_text(encoding="utf-8", errors="replace")
     try:
@@ -95,19 +85,6 @@ def run_one(p4: Path, stf: Path) -> Outcome:
     return done("pass", "")
 
 
-def programs(folder: Path, pattern: str | None) -> list[tuple[Path, Path]]:
-    """The ``(NAME.p4, NAME.stf)`` pairs of a folder, sorted, filtered by a glob or substring."""
-    pairs = []
-    for p4 in sorted(folder.glob("*.p4")):
-        stf = p4.with_suffix(".stf")
-        if not stf.is_file():
-            continue
-        if pattern and not (pattern in p4.stem or fnmatch.fnmatch(p4.stem, pattern)):
-            continue
-        pairs.append((p4, stf))
-    return pairs
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the corpus, print one line per program and the totals."""
     ap = argparse.ArgumentParser(prog="stf_corpus", description=__doc__.split("\n\n")[0])
@@ -119,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.folder.is_dir():
         print(f"stf_corpus: {args.folder} is not a folder", file=sys.stderr)
         return 2
-    pairs = programs(args.folder, args.pattern)
+    pairs = programs(args.folder, lambda p4: p4.with_suffix(".stf"), args.pattern)
     if not pairs:
         print(f"stf_corpus: no NAME.p4 with NAME.stf in {args.folder}", file=sys.stderr)
         return 2
@@ -133,22 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
         if args.verbose and out.outcome != "pass":
             print("    " + out.text.replace("\n", "\n    "), flush=True)
-    counts = Counter(r.outcome for r in results)
-    print(
-        f"total {len(results)}: " + ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in OUTCOMES)
-    )
-    if args.json_out:
-        args.json_out.write_text(
-            json.dumps(
-                {
-                    "counts": {k: counts.get(k, 0) for k in OUTCOMES},
-                    "programs": [asdict(r) for r in results],
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+    counts = totals(results, OUTCOMES, args.json_out)
     return 0 if counts.get("pass", 0) == len(results) else 1
 
 
