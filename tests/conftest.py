@@ -1,4 +1,4 @@
-"""Shared pytest set-up: markers for privileged tests, and paths to the project's data.
+"""Shared pytest set-up: markers for privileged tests, paths to the project's data, din.p4.
 
 Tests marked ``root``, ``netns`` or ``mininet`` need privileges or system tools.
 Where those are missing they are skipped with the reason, and under CI
@@ -12,10 +12,14 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from controller.p4rt.p4info import P4InfoIndex
 
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = REPO / "tests" / "conformance"
@@ -80,3 +84,33 @@ def repo_root() -> Path:
 def conformance_dir() -> Path:
     """The P4 conformance corpus: programs/, reference/ and README.md."""
     return CONFORMANCE
+
+
+@dataclass(frozen=True)
+class Din:
+    """din.p4 compiled by p4lite's command line: BMv2 JSON, P4Info text and its index."""
+
+    json: Path
+    p4info: Path
+    index: P4InfoIndex
+
+    @property
+    def config(self) -> str:
+        """The ``--config`` value of dinctl and p4runtime-shell."""
+        return f"{self.p4info},{self.json}"
+
+
+@pytest.fixture(scope="session")
+def din(tmp_path_factory: pytest.TempPathFactory) -> Din:
+    """p4src/din.p4, compiled once for the session with ``python -m p4lite.compiler``."""
+    out = tmp_path_factory.mktemp("din")
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "p4lite.compiler", str(REPO / "p4src" / "din.p4"),
+            "-o", str(out / "din.json"), "--p4runtime-files", str(out / "din.p4info.txtpb"),
+        ],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    p4info = out / "din.p4info.txtpb"
+    return Din(out / "din.json", p4info, P4InfoIndex.load(p4info))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -22,49 +23,13 @@ from controller.models.files import save_model
 from controller.models.mlp import train_mlp
 from controller.models.quant import MLPModel
 from controller.p4rt.client import SwitchConnection
-from controller.p4rt.p4info import P4InfoIndex
 from p4lite.switch.ports import MemoryPort
 from p4lite.switch.server import ServerOptions, SwitchServer
 
+if TYPE_CHECKING:
+    from tests.conftest import Din
+
 REPO = Path(__file__).resolve().parents[3]
-
-
-@dataclass(frozen=True)
-class Din:
-    """din.p4 compiled by p4lite: BMv2 JSON, P4Info text and its index."""
-
-    json: Path
-    p4info: Path
-    index: P4InfoIndex
-
-    @property
-    def config(self) -> str:
-        """The ``--config`` value of dinctl and p4runtime-shell."""
-        return f"{self.p4info},{self.json}"
-
-
-@pytest.fixture(scope="session")
-def din(tmp_path_factory: pytest.TempPathFactory) -> Din:
-    out = tmp_path_factory.mktemp("din")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "p4lite.compiler",
-            str(REPO / "p4src" / "din.p4"),
-            "-o",
-            str(out / "din.json"),
-            "--p4runtime-files",
-            str(out / "din.p4info.txtpb"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    p4info = out / "din.p4info.txtpb"
-    return Din(out / "din.json", p4info, P4InfoIndex.load(p4info))
 
 
 @dataclass(frozen=True)

@@ -5,52 +5,27 @@ frame helpers (advertisements, requests) built with the traffic package's codecs
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from controller import install
 from controller.entries.steering import Route, route_entries
 from controller.p4rt.client import SwitchConnection
-from controller.p4rt.p4info import P4InfoIndex
 from p4lite.switch.ports import MemoryPort
 from p4lite.switch.server import ServerOptions, SwitchServer
 from traffic.frames import Endpoints, udp_frame
 from traffic.wire import DIN_UDP_PORT, DinAdvert, DinHeader, DinMessage, MsgType, decode, encode
 
+if TYPE_CHECKING:
+    from tests.conftest import Din
+
 REPO = Path(__file__).resolve().parents[3]
 SWITCH_MAC = "02:d1:00:01:00:00"
 CPU_PORT = 255
-
-
-@dataclass(frozen=True)
-class Din:
-    """din.p4 compiled by p4lite."""
-
-    json: Path
-    p4info: Path
-    index: P4InfoIndex
-
-
-@pytest.fixture(scope="session")
-def din(tmp_path_factory: pytest.TempPathFactory) -> Din:
-    out = tmp_path_factory.mktemp("din")
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "p4lite.compiler", str(REPO / "p4src" / "din.p4"),
-            "-o", str(out / "din.json"), "--p4runtime-files", str(out / "din.p4info.txtpb"),
-        ],
-        capture_output=True, text=True, cwd=REPO, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    p4info = out / "din.p4info.txtpb"
-    return Din(out / "din.json", p4info, P4InfoIndex.load(p4info))
 
 
 def host_mac(port: int) -> str:

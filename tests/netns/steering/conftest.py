@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -30,7 +30,9 @@ from controller.entries.steering import Route, route_entries
 from controller.models.files import save_model
 from controller.models.quant import FloatLayer, MLPModel, quantize_mlp
 from controller.p4rt.client import SwitchConnection
-from controller.p4rt.p4info import P4InfoIndex
+
+if TYPE_CHECKING:
+    from tests.conftest import Din
 
 REPO = Path(__file__).resolve().parents[3]
 SWITCH_MAC = "02:d1:00:01:00:00"
@@ -48,28 +50,6 @@ def host_ip(port: int) -> str:
 
 def host_mac(port: int) -> str:
     return f"02:00:00:00:00:{port:02x}"
-
-
-@dataclass(frozen=True)
-class Din:
-    json: Path
-    p4info: Path
-    index: P4InfoIndex
-
-
-@pytest.fixture(scope="session")
-def din(tmp_path_factory: pytest.TempPathFactory) -> Din:
-    out = tmp_path_factory.mktemp("din")
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "p4lite.compiler", str(REPO / "p4src" / "din.p4"),
-            "-o", str(out / "din.json"), "--p4runtime-files", str(out / "din.p4info.txtpb"),
-        ],
-        capture_output=True, text=True, cwd=REPO, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    p4info = out / "din.p4info.txtpb"
-    return Din(out / "din.json", p4info, P4InfoIndex.load(p4info))
 
 
 def _mlp(name: str, widths: tuple[int, ...], seed: int) -> MLPModel:

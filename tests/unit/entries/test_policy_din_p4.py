@@ -4,10 +4,7 @@ re-steer or failover, steered upstream, not matched, unknown destination, the CP
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +24,9 @@ from traffic.wire import DinHeader, decode, encode
 
 core = pytest.importorskip("p4lite.switch.core")
 
-REPO = Path(__file__).resolve().parents[3]
+if TYPE_CHECKING:
+    from tests.conftest import Din
+
 NOW = 1_000_000
 CLIENT_IP, SPORT = "10.0.1.1", 40000
 MAC = "08:00:00:00:00:01"
@@ -60,26 +59,9 @@ def _ip(addr: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def din_json(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("din")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "p4lite.compiler",
-            "-o",
-            str(out / "din.json"),
-            "--p4runtime-files",
-            str(out / "din.p4info.txtpb"),
-            str(REPO / "p4src" / "din.p4"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return (out / "din.json").read_text()
+def din_json(din: Din) -> str:
+    """din.p4's BMv2 JSON (compiled once for the session)."""
+    return din.json.read_text()
 
 
 def _install(sw: Any, entity: Entity) -> None:

@@ -4,8 +4,6 @@ packet as the quantized model and the table simulator do (the three-way check)."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,35 +23,18 @@ from controller.models.trees import predict_int, train_flow_classifier
 core = pytest.importorskip("p4lite.switch.core")
 
 if TYPE_CHECKING:
+    from tests.conftest import Din
     from tests.unit.models.conftest import Kit, Pkt
 
-REPO = Path(__file__).resolve().parents[3]
 CLS = "MyIngress.classifier."
 BASE_US = 1_000_000
 REGISTERS = ("pkts", "bytes", "iat_min", "iat_max", "iat_ewma", "size_min", "size_max")
 
 
 @pytest.fixture(scope="module")
-def din_json(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("din")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "p4lite.compiler",
-            "-o",
-            str(out / "din.json"),
-            "--p4runtime-files",
-            str(out / "din.p4info.txtpb"),
-            str(REPO / "p4src" / "din.p4"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return (out / "din.json").read_text()
+def din_json(din: Din) -> str:
+    """din.p4's BMv2 JSON (compiled once for the session)."""
+    return din.json.read_text()
 
 
 def _capture(kit: type[Kit]) -> list[Pkt]:

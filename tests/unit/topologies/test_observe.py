@@ -11,9 +11,8 @@ classifier was trained on).
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -31,19 +30,17 @@ from traffic.frames import PROTO_TCP, PROTO_UDP, Endpoints, frame_of_size
 
 core = pytest.importorskip("p4lite.switch.core")
 
+if TYPE_CHECKING:
+    from tests.conftest import Din
+
 REPO = Path(__file__).resolve().parents[3]
 ROUTE_MAC = 0x0000_0A00_0201
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("din")
-    subprocess.run(
-        [sys.executable, "-m", "p4lite.compiler", "-o", str(out / "din.json"),
-         "--p4runtime-files", str(out / "din.p4info.txtpb"), str(REPO / "p4src" / "din.p4")],
-        check=True, capture_output=True, cwd=REPO,
-    )  # fmt: skip
-    return (out / "din.json").read_text()
+def program(din: Din) -> str:
+    """din.p4's BMv2 JSON (compiled once for the session)."""
+    return din.json.read_text()
 
 
 class Clocked:

@@ -7,10 +7,8 @@ failover and policy, the flow classifier, forwarding and bad-input drops.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -22,11 +20,13 @@ from scapy.packet import raw
 
 core = pytest.importorskip("p4lite.switch.core")
 
+if TYPE_CHECKING:
+    from tests.conftest import Din
+
 from traffic.build import advertisement  # noqa: E402
 from traffic.frames import Endpoints, frame_of_size, parse_frame, udp_frame  # noqa: E402
 from traffic.wire import DinAdvert, DinHeader, DinMessage, MsgType, decode, encode  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
 MODEL, VERSION = 7, 2
 CLIENT = Endpoints("00:00:0a:00:01:01", "00:00:0a:00:01:fe", "10.0.1.1", "10.0.9.9", 40000, 7350)
 Ex, Act = core.ExactMatch, core.ActionCall
@@ -37,26 +37,9 @@ def _ip(addr: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("din")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "p4lite.compiler",
-            "-o",
-            str(out / "din.json"),
-            "--p4runtime-files",
-            str(out / "din.p4info.txtpb"),
-            str(REPO / "p4src" / "din.p4"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return (out / "din.json").read_text()
+def program(din: Din) -> str:
+    """din.p4's BMv2 JSON (compiled once for the session)."""
+    return din.json.read_text()
 
 
 class Rig:
