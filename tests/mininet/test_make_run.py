@@ -14,6 +14,8 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,7 @@ def _env() -> dict[str, str]:
 
 
 def _gone(pid: int, timeout: float = 10.0) -> bool:
-    """Whether process ``pid`` is gone (not a zombie either) within ``timeout``."""
+    """Whether process ``pid`` ends within ``timeout`` (a zombie not yet reaped has ended)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -79,6 +81,30 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@contextmanager
+def _make_run(tmp_path: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`make run` in a session of its own, stdin and output piped; stopped afterwards."""
+    proc = subprocess.Popen(
+        _make_argv(tmp_path, *extra),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            # SIGTERM lets the launcher stop its switches; SIGKILL only if it will not.
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def _port_open(port: int) -> bool:
@@ -144,15 +170,7 @@ def test_make_run_opens_the_mininet_cli_and_leaves_on_eof(tmp_path: Path) -> Non
 
 
 def test_a_switch_that_dies_is_said_at_once_and_nothing_is_left_running(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        _make_argv(tmp_path),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-        start_new_session=True,
-    )
-    try:
+    with _make_run(tmp_path) as proc:
         seen = _read_until(proc, "pipelines and routes installed", "", 120)
         pids = {m[0]: int(m[1]) for m in re.findall(r"^\s+(s\d)\s.*\bpid (\d+)\s", seen, re.M)}
         nodes = [int(p) for p in re.findall(r"inference node on \w+: pid (\d+)", seen)]
@@ -173,22 +191,10 @@ def test_a_switch_that_dies_is_said_at_once_and_nothing_is_left_running(tmp_path
         assert "Traceback" not in output
         assert [pid for pid in [pids["s1"], pids["s3"], *nodes] if not _gone(pid)] == []
         assert not any(_port_open(p) for p in (50051, 50052, 50053))
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
 
 
 def test_make_stop_stops_a_running_testbed(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        _make_argv(tmp_path),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-        start_new_session=True,
-    )
-    try:
+    with _make_run(tmp_path) as proc:
         _read_until(proc, "pipelines and routes installed", "", 120)
         assert (tmp_path / "logs" / "launcher.pids").is_file()
         stop = subprocess.run(
@@ -209,15 +215,6 @@ def test_make_stop_stops_a_running_testbed(tmp_path: Path) -> None:
         assert "stopped 1 process(es)" in stop.stdout
         proc.wait(timeout=60)
         assert not any(_port_open(p) for p in (50051, 50052, 50053))
-    finally:
-        if proc.poll() is None:
-            # SIGTERM lets the launcher stop its switches; SIGKILL only if it will not.
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def _alive(pid: int) -> bool:
@@ -433,74 +430,64 @@ def test_make_run_static_then_dinctl_steer_as_the_readme_says(tmp_path: Path) ->
         line = line.replace("logs/", f"{logs}/").replace("9101", str(port))
         return shlex.split(line)
 
-    proc = subprocess.Popen(
-        _make_argv(tmp_path, "STEERING=static"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-        start_new_session=True,
-    )
     steer: subprocess.Popen[str] | None = None
-    try:
-        seen = _read_until(proc, "pipelines and routes installed", "", 120)
-        assert "steering: the static plan, written once" in seen
-        assert f"the controller's plan, for dinctl steer: {logs}/steering-plan.json" in seen
-        # The plan make run wrote is the README's.
-        plan = json.loads((logs / "steering-plan.json").read_text(encoding="utf-8"))
-        assert plan == json.loads(readme_plan.group(1))
-        with steer_log.open("w") as err_file:  # the child keeps its own copy
-            steer = subprocess.Popen(
-                local(steer_line), cwd=REPO, stdout=subprocess.PIPE, stderr=err_file,
-                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-        assert steer.stdout is not None
-        line = steer.stdout.readline()
-        assert line.startswith("steering 1 switch(es): s1; metrics on http://"), line
+    with _make_run(tmp_path, "STEERING=static") as proc:
+        try:
+            seen = _read_until(proc, "pipelines and routes installed", "", 120)
+            assert "steering: the static plan, written once" in seen
+            assert f"the controller's plan, for dinctl steer: {logs}/steering-plan.json" in seen
+            # The plan make run wrote is the README's.
+            plan = json.loads((logs / "steering-plan.json").read_text(encoding="utf-8"))
+            assert plan == json.loads(readme_plan.group(1))
+            with steer_log.open("w") as err_file:  # the child keeps its own copy
+                steer = subprocess.Popen(
+                    local(steer_line), cwd=REPO, stdout=subprocess.PIPE, stderr=err_file,
+                    text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )  # fmt: skip
+            assert steer.stdout is not None
+            line = steer.stdout.readline()
+            assert line.startswith("steering 1 switch(es): s1; metrics on http://"), line
 
-        def status() -> dict[str, Any]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as a:
-                return dict(json.loads(a.read()))
+            def status() -> dict[str, Any]:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as a:
+                    return dict(json.loads(a.read()))
 
-        deadline = time.monotonic() + 30
-        while not status()["steering"]["switches"]["s1"]["services"]:
-            assert time.monotonic() < deadline, status()
-            time.sleep(0.2)
-        weights = status()["steering"]["switches"]["s1"]["services"][0]["weights"]
-        assert set(weights) == {"1", "2", "3"}
-        shown = subprocess.run(
-            local(status_line), cwd=REPO, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert shown.returncode == 0, shown.stderr
-        text = shown.stdout
-        assert "127.0.0.1:50051: reachable, pipeline present" in text
-        assert "steering model 1 type 1 stage 1 -> instances 1:" in text
-        assert "instance 1 at 10.0.2.1, backup 2, stale after 80 ms" in text
-        assert "nodes (3 alive):" in text and "s1 program: model1: added [1, 2, 3]" in text
-        # Stopped, dinctl steer leaves its entries: requests are still steered by them.
-        steer.send_signal(signal.SIGTERM)
-        out, _ = steer.communicate(timeout=30)
-        err = steer_log.read_text(encoding="utf-8")
-        assert steer.returncode == 0, err
-        assert out.startswith("stopped: ") and "s1: model1: added [1, 2, 3]" in err
-        rest, _ = proc.communicate(b"din_request h1 --count 100\n", timeout=180)
-        output = seen + rest.decode(errors="replace")
-        assert proc.returncode == 0, output
-        assert "h1 -> 10.0.0.1 (model 1, tenant 0, sensitivity 0): 100/100 answered" in output
-    finally:
-        if steer is not None and steer.poll() is None:
-            steer.terminate()
-            try:
-                steer.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                steer.kill()
-                steer.wait()
-        if proc.poll() is None:
-            # SIGTERM lets the launcher stop its switches; SIGKILL only if it will not.
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            deadline = time.monotonic() + 30
+            while not status()["steering"]["switches"]["s1"]["services"]:
+                assert time.monotonic() < deadline, status()
+                time.sleep(0.2)
+            weights = status()["steering"]["switches"]["s1"]["services"][0]["weights"]
+            assert set(weights) == {"1", "2", "3"}
+            shown = subprocess.run(
+                local(status_line),
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert shown.returncode == 0, shown.stderr
+            text = shown.stdout
+            assert "127.0.0.1:50051: reachable, pipeline present" in text
+            assert "steering model 1 type 1 stage 1 -> instances 1:" in text
+            assert "instance 1 at 10.0.2.1, backup 2, stale after 80 ms" in text
+            assert "nodes (3 alive):" in text and "s1 program: model1: added [1, 2, 3]" in text
+            # Stopped, dinctl steer leaves its entries: requests are still steered by them.
+            steer.send_signal(signal.SIGTERM)
+            out, _ = steer.communicate(timeout=30)
+            err = steer_log.read_text(encoding="utf-8")
+            assert steer.returncode == 0, err
+            assert out.startswith("stopped: ") and "s1: model1: added [1, 2, 3]" in err
+            rest, _ = proc.communicate(b"din_request h1 --count 100\n", timeout=180)
+            output = seen + rest.decode(errors="replace")
+            assert proc.returncode == 0, output
+            assert "h1 -> 10.0.0.1 (model 1, tenant 0, sensitivity 0): 100/100 answered" in output
+        finally:
+            if steer is not None and steer.poll() is None:
+                steer.terminate()
+                try:
+                    steer.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    steer.kill()
+                    steer.wait()
     assert not any(_port_open(p) for p in (50051, 50052, 50053, port))
