@@ -64,6 +64,9 @@ _CONSUMED = frozenset(
     }
 )
 
+_FIELD_CONSUMED = frozenset({"name", "id"})  # of match fields and action params
+# the P4Info objects with a doc (brief, description)
+_DOCUMENTED = (p4info_pb2.Preamble, p4info_pb2.MatchField, p4info_pb2.Action.Param)
 
 # the P4Info messages that carry annotations
 _Annotated = (
@@ -158,31 +161,30 @@ def _fill_preamble(
     pre.id = ident
     pre.name = name
     pre.alias = alias
-    for a in annos:
-        if a.structured:
-            # p4c copies every structured annotation, whatever its name
-            _structured(pre, a)
-        elif a.name == "brief" and a.args and isinstance(a.args[0], ast.StrLit):
-            pre.doc.brief = a.args[0].value
-        elif a.name == "description" and a.args and isinstance(a.args[0], ast.StrLit):
-            pre.doc.description = a.args[0].value
-        elif a.name not in _CONSUMED:
-            pre.annotations.append(_render_annotation(a))
+    _fill_annotations(pre, annos, _CONSUMED)
 
 
 def _fill_annotations(
-    msg: p4info_pb2.MatchField | p4info_pb2.Action.Param, annos: tuple[ast.Annotation, ...]
+    msg: _Annotated, annos: tuple[ast.Annotation, ...], consumed: frozenset[str]
 ) -> None:
-    """Annotations of a match field or an action param (@brief/@description as doc)."""
-    for an in annos:
-        if an.structured:
-            _structured(msg, an)
-        elif an.name == "brief" and an.args and isinstance(an.args[0], ast.StrLit):
-            msg.doc.brief = an.args[0].value
-        elif an.name == "description" and an.args and isinstance(an.args[0], ast.StrLit):
-            msg.doc.description = an.args[0].value
-        elif an.name not in ("name", "id"):
-            msg.annotations.append(_render_annotation(an))
+    """A P4Info object's annotations, as p4c's addAnnotations and addDocumentation write them.
+
+    Every structured annotation, whatever its name; @brief and @description with a
+    string as the doc where the object has one; every other annotation not
+    ``consumed`` (used by the compiler, or a doc where there is none) as text.
+    """
+    for a in annos:
+        if a.structured:
+            _structured(msg, a)
+        elif (
+            isinstance(msg, _DOCUMENTED)
+            and a.name in ("brief", "description")
+            and a.args
+            and isinstance(a.args[0], ast.StrLit)
+        ):
+            setattr(msg.doc, a.name, a.args[0].value)
+        elif a.name not in consumed:
+            msg.annotations.append(_render_annotation(a))
 
 
 def _aliases(names: list[str]) -> dict[str, str]:
@@ -375,7 +377,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             mf.match_type = _MATCH[k.p4_match]
             if type_name:
                 mf.type_name.name = type_name
-            _fill_annotations(mf, k.annotations)
+            _fill_annotations(mf, k.annotations, _FIELD_CONSUMED)
         for act, annos in t.action_refs:
             if act.name not in action_ids:
                 continue
@@ -427,7 +429,7 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             if type_name:
                 pp.type_name.name = type_name
             if i <= len(a.param_annos):
-                _fill_annotations(pp, a.param_annos[i - 1])
+                _fill_annotations(pp, a.param_annos[i - 1], _FIELD_CONSUMED)
     for e in externs:
         eid = extern_ids[e.name]
         match e.kind:
@@ -546,12 +548,8 @@ def build(low: Lowered) -> p4info_pb2.P4Info:
             md = cpm.metadata.add()
             md.id = fid
             md.name = fname
-            for an in fannos:
-                # p4c's addAnnotations: no doc for a metadata field
-                if an.structured:
-                    _structured(md, an)
-                elif an.name not in ("name", "id", "brief", "description"):
-                    md.annotations.append(_render_annotation(an))
+            # p4c's addAnnotations: no doc for a metadata field, its @brief left out
+            _fill_annotations(md, fannos, _FIELD_CONSUMED | {"brief", "description"})
             type_name, md.bitwidth = newtypes.use(mtype, w)
             if type_name:
                 md.type_name.name = type_name
