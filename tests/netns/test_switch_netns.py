@@ -61,6 +61,32 @@ def veth_pair() -> Iterator[tuple[str, str]]:
         subprocess.run(["ip", "link", "del", a], capture_output=True, check=False, timeout=30)
 
 
+@pytest.fixture
+def two_hosts() -> Iterator[tuple[str, str, str, str]]:
+    """Namespaces ``ns1`` and ``ns2``, each with ``eth0`` up, wired by veths to ``sw1``
+    and ``sw2`` here (up): ``(ns1, ns2, sw1, sw2)``; all removed afterwards."""
+    tag = _tag()
+    ns1, ns2 = f"p4lt-h1-{tag}", f"p4lt-h2-{tag}"
+    sw1, sw2 = f"p4l{tag}s1", f"p4l{tag}s2"
+    made_ns: list[str] = []
+    made_links: list[str] = []
+    try:
+        for ns in (ns1, ns2):
+            _ip("netns", "add", ns)
+            made_ns.append(ns)
+        for ns, sw in ((ns1, sw1), (ns2, sw2)):
+            _ip("link", "add", sw, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            made_links.append(sw)
+            _ip("link", "set", sw, "up")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+        yield ns1, ns2, sw1, sw2
+    finally:
+        for link in made_links:
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+        for ns in made_ns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
 def _frame(dst: bytes, payload: bytes) -> bytes:
     return dst + bytes.fromhex("020000000001") + ETHERTYPE.to_bytes(2, "big") + payload
 
@@ -173,22 +199,12 @@ s.send(bytes.fromhex(sys.argv[2]))
 """
 
 
-def test_switch_process_forwards_between_namespaces(tmp_path) -> None:
-    tag = _tag()
-    ns1, ns2 = f"p4lt-h1-{tag}", f"p4lt-h2-{tag}"
-    sw1, sw2 = f"p4l{tag}s1", f"p4l{tag}s2"
+def test_switch_process_forwards_between_namespaces(
+    tmp_path, two_hosts: tuple[str, str, str, str]
+) -> None:
+    ns1, ns2, sw1, sw2 = two_hosts
     procs: list[subprocess.Popen[bytes]] = []
-    made_ns: list[str] = []
-    made_links: list[str] = []
     try:
-        for ns in (ns1, ns2):
-            _ip("netns", "add", ns)
-            made_ns.append(ns)
-        for ns, sw in ((ns1, sw1), (ns2, sw2)):
-            _ip("link", "add", sw, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            made_links.append(sw)
-            _ip("link", "set", sw, "up")
-            _ip("-n", ns, "link", "set", "eth0", "up")
         grpc_port = _free_port()
         switch = subprocess.Popen(
             [
@@ -241,10 +257,6 @@ def test_switch_process_forwards_between_namespaces(tmp_path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=15)
-        for link in made_links:
-            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
-        for ns in made_ns:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
 
 def _install_entry(grpc_port: int) -> None:
@@ -303,25 +315,15 @@ while True:
 """
 
 
-def test_switch_process_cpu_port_port_delay_and_console_log(tmp_path) -> None:
+def test_switch_process_cpu_port_port_delay_and_console_log(
+    tmp_path, two_hosts: tuple[str, str, str, str]
+) -> None:
     """--cpu-port: a real frame the pipeline sends to the CPU arrives as a PacketIn;
     --port-delay: frames leave port 3 no sooner than its delay; --log-console."""
-    tag = _tag()
-    ns1, ns2 = f"p4lt-c1-{tag}", f"p4lt-c2-{tag}"
-    sw1, sw2 = f"p4l{tag}c1", f"p4l{tag}c2"
+    ns1, ns2, sw1, sw2 = two_hosts
     procs: list[subprocess.Popen[bytes]] = []
-    made_ns: list[str] = []
-    made_links: list[str] = []
     requests: queue.Queue[p4runtime_pb2.StreamMessageRequest | None] = queue.Queue()
     try:
-        for ns in (ns1, ns2):
-            _ip("netns", "add", ns)
-            made_ns.append(ns)
-        for ns, sw in ((ns1, sw1), (ns2, sw2)):
-            _ip("link", "add", sw, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            made_links.append(sw)
-            _ip("link", "set", sw, "up")
-            _ip("-n", ns, "link", "set", "eth0", "up")
         grpc_port = _free_port()
         switch = subprocess.Popen(
             [
@@ -408,7 +410,3 @@ def test_switch_process_cpu_port_port_delay_and_console_log(tmp_path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=15)
-        for link in made_links:
-            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
-        for ns in made_ns:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
