@@ -272,12 +272,6 @@ class TableNode(Node):
         self.next_by_action: dict[str, Node | None] = {}
         self.base_next: Node | None = None
 
-    def successors(self) -> list[Node | None]:
-        """Every node the table may lead to."""
-        if self.use_hit:
-            return [self.hit_next, self.miss_next]
-        return [self.base_next, *self.next_by_action.values()]
-
 
 @dataclass(slots=True)
 class Pipeline:
@@ -1031,12 +1025,6 @@ class Program:
 
                 return set_dyn
         raise LoadError(path, f"unsupported assignment target {node!r:.80}")
-
-    def header_target(self, node: Json, path: str) -> Fn:
-        """Compile a header reference (``header`` or ``stack[i]`` expression) to its index."""
-        if isinstance(node, dict) and node.get("type") in ("header", "expression"):
-            return self.expr(node, path)
-        raise LoadError(path, f"expected a header, got {node!r:.80}")
 
     # ----------------------------------------------------------- calculations
     def field_bytes_fn(self, inputs: Json, path: str) -> Callable[[Pkt], bytes]:
@@ -1867,10 +1855,6 @@ def _const_of(node: Json) -> int | None:
         except LoadError:
             return None
     return None
-
-
-def _const_fn(value: int) -> Fn:
-    return lambda p, a: value
 
 
 def _valid_fn(hidx: int) -> Fn:
