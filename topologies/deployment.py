@@ -238,11 +238,10 @@ class Deployment:
 
     def client_switch(self, host: str) -> str:
         """The switch a host hangs off."""
-        for link in self.topology.links:
-            for end, other in ((link.a, link.b), (link.b, link.a)):
-                if end.node == host and other.port is not None:
-                    return other.node
-        raise DeploymentError(f"host {host!r}: not linked to a switch")
+        switch = host_switches(self.topology).get(host)
+        if switch is None:
+            raise DeploymentError(f"host {host!r}: not linked to a switch")
+        return switch
 
     def switch_path(self, from_switch: str, address: str) -> list[str]:
         """The switches a packet for ``address`` crosses from ``from_switch`` on (by the routes)."""
@@ -383,6 +382,16 @@ def host_routes(topo: Topology) -> dict[str, list[Route]]:
     }
 
 
+def host_switches(topo: Topology) -> dict[str, str]:
+    """Host -> the switch it hangs off (hosts linked to no switch left out)."""
+    attached: dict[str, str] = {}
+    for link in topo.links:
+        for end, other in ((link.a, link.b), (link.b, link.a)):
+            if end.port is None and other.port is not None:
+                attached[end.node] = other.node
+    return attached
+
+
 def subnet_routes(topo: Topology, hosts: Mapping[str, list[Route]]) -> dict[str, list[Route]]:
     """Per switch, a route to each subnet owned by another switch (all its hosts there).
 
@@ -392,11 +401,7 @@ def subnet_routes(topo: Topology, hosts: Mapping[str, list[Route]]) -> dict[str,
     """
     owners: dict[ipaddress.IPv4Network, set[str]] = {}
     first: dict[ipaddress.IPv4Network, str] = {}
-    attached: dict[str, str] = {}
-    for link in topo.links:
-        for end, other in ((link.a, link.b), (link.b, link.a)):
-            if end.port is None and other.port is not None:
-                attached[end.node] = other.node
+    attached = host_switches(topo)
     for host in topo.hosts.values():
         net = ipaddress.IPv4Interface(host.ip).network
         owners.setdefault(net, set()).add(attached[host.name])
@@ -532,12 +537,11 @@ def advert_sink_entry(address: str) -> TableEntry:
 
 def _owner(topo: Topology, address: str) -> str:
     """The switch the hosts of ``address``'s subnet hang off."""
+    attached = host_switches(topo)
     for host in topo.hosts.values():
-        if ipaddress.IPv4Address(address) in ipaddress.IPv4Interface(host.ip).network:
-            for link in topo.links:
-                for end, other in ((link.a, link.b), (link.b, link.a)):
-                    if end.node == host.name and other.port is not None:
-                        return other.node
+        in_subnet = ipaddress.IPv4Address(address) in ipaddress.IPv4Interface(host.ip).network
+        if in_subnet and host.name in attached:
+            return attached[host.name]
     raise DeploymentError(f"{topo.name}: no switch owns the subnet of {address}")
 
 
@@ -561,14 +565,15 @@ def steering_switches(topo: Topology) -> tuple[str, ...]:
     A request is steered once, by the first switch it crosses; the switches
     further on keep the instance it carries.
     """
-    attached: set[str] = set()
-    for link in topo.links:
-        for end, other in ((link.a, link.b), (link.b, link.a)):
-            host = topo.hosts.get(end.node)
-            client = host is not None and host.extra.get("kind") != "inference-node"
-            if client and other.port is not None:
-                attached.add(other.node)
-    return tuple(sorted(attached))
+    return tuple(
+        sorted(
+            {
+                switch
+                for host, switch in host_switches(topo).items()
+                if topo.hosts[host].extra.get("kind") != "inference-node"
+            }
+        )
+    )
 
 
 def instance_location(node: Node) -> str:
