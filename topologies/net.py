@@ -164,20 +164,6 @@ class StaticSteering:
         """Nothing to undo: the entries go with the switches."""
 
 
-def _module_loggers(packages: tuple[str, ...]) -> list[logging.Logger]:
-    """The loggers of the imported modules of ``packages`` (``logging.getLogger(__name__)``).
-
-    Only plain loggers: Mininet makes every logger created after its import
-    its own console logger (``logging.setLoggerClass`` of a singleton), so
-    the package loggers themselves are not asked for by name here.
-    """
-    return [
-        logger
-        for name, logger in sorted(logging.root.manager.loggerDict.items())
-        if type(logger) is logging.Logger and name.startswith(tuple(p + "." for p in packages))
-    ]
-
-
 class ControllerSteering:
     """The controller's steering service over the testbed's fabric, with its telemetry.
 
@@ -267,7 +253,8 @@ class ControllerSteering:
     def _log_to_file(self) -> None:
         handler = logging.FileHandler(self.log_file, mode="w", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        for logger in _module_loggers(self.LOGGERS):
+        # The package loggers: their modules' loggers pass records up to them.
+        for logger in map(logging.getLogger, self.LOGGERS):
             self._saved.append((logger, logger.level, logger.propagate))
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
